@@ -1,0 +1,240 @@
+"""The server side of a STOMP connection, as a sans-IO state machine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Final
+
+from .connection import Connection
+from .errors import LocalProtocolError, RemoteProtocolError
+from .events import ConnectionClosed, ConnectionState, ConnectTimeout, HeartbeatTimeout
+from .frames import SUPPORTED_VERSIONS, Frame
+from .heartbeat import format_heartbeat, negotiate_heartbeat, parse_heartbeat
+from .parser import DEFAULT_LIMITS, Limits
+from .rules import client_frame_problem, negotiate_version
+
+__all__ = ["CONNECT_LIMITS", "ServerConnection", "ServerEvent"]
+
+ServerEvent = Frame | HeartbeatTimeout | ConnectionClosed
+
+CONNECT_LIMITS: Final = Limits(
+    max_frame_size=16 * 1024, max_body_size=16 * 1024, max_headers=128, max_header_length=8 * 1024
+)
+"""What a peer may send before it has connected: little, so that unauthenticated peers
+cannot make the server buffer much (the past CVEs of STOMP servers)."""
+
+_S = ConnectionState
+
+
+class ServerConnection(Connection):
+    """Validates what a client sends and frames what the server answers.
+
+    Drive it like h11: :meth:`receive_data`, then iterate :meth:`events`. A CONNECT (or
+    STOMP) frame is yielded for the caller to authenticate, then answered with
+    :meth:`accept` or :meth:`reject`; events are validated lazily, so frames pipelined
+    behind a CONNECT are judged in the state that :meth:`accept` leaves. When the client
+    breaks the protocol, :meth:`events` queues an ERROR frame, moves to ``CLOSED`` and
+    raises :class:`RemoteProtocolError`: flush :meth:`data_to_send`, then close.
+    """
+
+    def __init__(
+        self,
+        *,
+        now: float = 0.0,
+        versions: tuple[str, ...] = SUPPORTED_VERSIONS,
+        heartbeat: tuple[int, int] = (10_000, 10_000),
+        heartbeat_grace: float = 2.0,
+        heartbeat_floor: int = 1_000,
+        limits: Limits = DEFAULT_LIMITS,
+        connect_limits: Limits = CONNECT_LIMITS,
+        connect_timeout: float | None = 5.0,
+    ) -> None:
+        super().__init__(limits=limits, heartbeat_grace=heartbeat_grace)
+        self.versions = versions
+        self.heartbeat_offer = heartbeat
+        self.heartbeat_floor = heartbeat_floor
+        self._parser.limits = connect_limits
+        self._connect_deadline = None if connect_timeout is None else now + connect_timeout
+        self._client_heartbeat = (0, 0)
+        self._offered_version = False
+
+    # -- input -------------------------------------------------------------------------
+
+    def events(self) -> Iterator[ServerEvent]:
+        """Yield valid client frames and other events, in order.
+
+        Raises :class:`RemoteProtocolError` (after queueing the ERROR frame) at the first
+        frame that breaks the protocol; the frames before it are yielded first.
+        """
+        while True:
+            if self.state is _S.CLOSED:
+                return
+            try:
+                frames = self._parser.frames()
+            except RemoteProtocolError as exc:
+                raise self._fail(exc) from None
+            if not frames:
+                break
+            for frame in frames:
+                if self.closed or self.state is _S.DISCONNECTING:
+                    return  # nothing counts after DISCONNECT (STOMP 1.2 "DISCONNECT")
+                problem = self._check(frame)
+                if problem is not None:
+                    raise self._fail(RemoteProtocolError(problem, receipt=frame.get("receipt")))
+                if frame.command == "DISCONNECT":
+                    self.state = _S.DISCONNECTING
+                yield frame
+        if self._eof and not self.closed:
+            clean = self.state is _S.DISCONNECTING and not self._parser.buffered
+            self.state = _S.CLOSED
+            yield ConnectionClosed(clean)
+
+    def _check(self, frame: Frame) -> str | None:
+        state = self.state
+        if state is _S.CONNECTED:
+            return client_frame_problem(frame, self.version)  # type: ignore[arg-type]
+        if state is _S.AWAITING_CONNECT:
+            if frame.command != "CONNECT" and frame.command != "STOMP":
+                return f"expected a CONNECT frame, got {frame.command!r}"
+            return self._begin_connect(frame)
+        # CONNECTING: the caller pulled the next event before answering the CONNECT.
+        raise LocalProtocolError("call accept() or reject() before reading more events")
+
+    def _begin_connect(self, frame: Frame) -> str | None:
+        accept_version = frame.get("accept-version")
+        version = negotiate_version(accept_version, self.versions)
+        if version is None:
+            return (
+                f"no common protocol version: client accepts {accept_version}, "
+                f"server supports {','.join(self.versions)}"
+            )
+        try:
+            self._client_heartbeat = parse_heartbeat(frame.get("heart-beat"))
+        except RemoteProtocolError as exc:
+            return f"{exc.message}: {exc.detail}"
+        self.version = version
+        self._offered_version = accept_version is not None
+        self.state = _S.CONNECTING
+        return None
+
+    # -- output ------------------------------------------------------------------------
+
+    def accept(
+        self,
+        now: float = 0.0,
+        *,
+        session: str | None = None,
+        server: str | None = "stompbox",
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Answer the pending CONNECT with CONNECTED, negotiating version and heart-beats."""
+        if self.state is not _S.CONNECTING:
+            raise LocalProtocolError(f"accept() needs a pending CONNECT, state is {self.state}")
+        send_ms, receive_ms = negotiate_heartbeat(self.heartbeat_offer, self._client_heartbeat)
+        floor = self.heartbeat_floor
+        self.heartbeat.send_interval = max(send_ms, floor) / 1000.0 if send_ms else 0.0
+        self.heartbeat.receive_interval = max(receive_ms, floor) / 1000.0 if receive_ms else 0.0
+        self.heartbeat.last_sent = self.heartbeat.last_received = now
+        out: list[tuple[str, str]] = []
+        if self._offered_version:
+            out.append(("version", self.version))  # type: ignore[arg-type]
+        out.append(("heart-beat", format_heartbeat(self.heartbeat_offer)))
+        if session is not None:
+            out.append(("session", session))
+        if server is not None:
+            out.append(("server", server))
+        out.extend(headers)
+        self.state = _S.CONNECTED
+        self._parser.version = self.version
+        self._parser.limits = self.limits
+        self._connect_deadline = None
+        self.send(Frame("CONNECTED", tuple(out)))
+
+    def reject(self, message: str, detail: str = "") -> None:
+        """Refuse the pending CONNECT (bad credentials, say) with an ERROR, and close."""
+        self.send_error(message, detail)
+
+    def send_receipt(self, frame: Frame) -> None:
+        """Queue the RECEIPT that ``frame`` asked for, if it carried a ``receipt`` header.
+
+        Call it once the frame's effect is done: a receipt promises that.
+        """
+        receipt = frame.get("receipt")
+        if receipt is not None:
+            self.send(Frame("RECEIPT", (("receipt-id", receipt),)))
+        if frame.command == "DISCONNECT":
+            self.state = _S.CLOSED
+
+    def send_error(
+        self,
+        message: str,
+        detail: str = "",
+        *,
+        frame: Frame | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Queue an ERROR frame and close: STOMP requires closing after an ERROR.
+
+        ``frame`` is the offending frame, whose ``receipt`` is echoed as ``receipt-id``.
+        """
+        out: list[tuple[str, str]] = [("message", message)]
+        receipt = frame.get("receipt") if frame is not None else None
+        if receipt is not None:
+            out.append(("receipt-id", receipt))
+        out.extend(headers)
+        body = detail.encode()
+        if body:
+            out.append(("content-type", "text/plain"))
+        self.send(Frame("ERROR", tuple(out), body))
+        self.state = _S.CLOSED
+
+    def send(self, frame: Frame) -> None:
+        if self.state is _S.CLOSED:
+            raise LocalProtocolError(f"cannot send {frame.command}: the connection is closed")
+        super().send(frame)
+
+    def _fail(self, exc: RemoteProtocolError) -> RemoteProtocolError:
+        if self.state is not _S.CLOSED:
+            extra: tuple[tuple[str, str], ...] = ()
+            if exc.message.startswith("no common protocol version"):
+                extra = (("version", ",".join(self.versions)),)
+            if exc.receipt is not None:
+                extra += (("receipt-id", exc.receipt),)
+            detail = exc.detail or exc.message
+            if exc.offset is not None:
+                detail = f"{detail} (at byte {exc.offset} of the stream)"
+            self.send_error(exc.message, detail, headers=extra)
+        return exc
+
+    # -- time --------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        if self.state is _S.AWAITING_CONNECT or self.state is _S.CONNECTING:
+            return self._connect_deadline
+        return super().next_deadline()
+
+    def tick(self, now: float) -> HeartbeatTimeout | ConnectTimeout | None:
+        """Do what is due at ``now``: send a heart-beat, or give up on a silent client.
+
+        A client that sent no CONNECT within ``connect_timeout`` gets an ERROR; a client
+        silent past its heart-beat interval times the grace factor gets an ERROR too, and
+        the returned :class:`HeartbeatTimeout` tells the caller to close.
+        """
+        state = self.state
+        if state is _S.AWAITING_CONNECT or state is _S.CONNECTING:
+            if self._connect_deadline is not None and now >= self._connect_deadline:
+                self.send_error("connect timeout", "no CONNECT frame within the connect timeout")
+                return ConnectTimeout(now - self._connect_deadline)
+            return None
+        if state is not _S.CONNECTED:
+            return None
+        if self.heartbeat.peer_dead(now):
+            silent = now - self.heartbeat.last_received
+            self.send_error(
+                "heart-beat timeout",
+                f"no data from the client for {silent:.1f} s; the negotiated interval is "
+                f"{self.heartbeat.receive_interval:.1f} s",
+            )
+            return HeartbeatTimeout(silent)
+        self._send_heartbeat_if_due(now)
+        return None
