@@ -218,15 +218,21 @@ class FrameParser:
                 ):
                     # Fast path: one colon per line and nothing to unescape, so the
                     # block splits into alternating names and values entirely in C.
-                    flat = rest.replace("\n", ":").split(":")
-                    names = flat[::2]
-                    if "" in names:
+                    if rest[0] == ":" or "\n:" in rest:
                         raise self._fail(
                             "malformed frame", f"empty header name in {command} frame", pos
                         )
-                    headers = tuple(zip(names, flat[1::2], strict=False))
-                    if "content-length" in names:
-                        value = flat[2 * names.index("content-length") + 1]
+                    pairs = iter(rest.replace("\n", ":").split(":"))
+                    headers = tuple(zip(pairs, pairs, strict=False))
+                    if rest.startswith("content-length:"):
+                        start = 15
+                    else:
+                        start = rest.find("\ncontent-length:")
+                        if start >= 0:
+                            start += 16
+                    if start >= 0:
+                        stop = rest.find("\n", start)
+                        value = rest[start:stop] if stop >= 0 else rest[start:]
                         if value.isdigit() and value.isascii():
                             content_length = int(value)
                             if content_length > max_body:

@@ -12,14 +12,12 @@ _PLAIN_COMMANDS = CLIENT_COMMANDS | SERVER_COMMANDS
 
 
 def serialize_headers(command: str, headers: Headers, version: str | None) -> str:
-    """Return the header lines of a frame, each ending in LF, escaped for ``version``.
+    """Return the header lines of a frame, joined by LF, escaped for ``version``.
 
     Any ``content-length`` in ``headers`` is left out: :func:`serialize` writes the true
     one. The check for text that needs escaping runs over the joined lines at once, so
     that the common case costs a few scans in C and no per-header Python work.
     """
-    if not headers:
-        return ""
     text = "\n".join(map(":".join, headers))
     count = len(headers)
     if (
@@ -30,7 +28,7 @@ def serialize_headers(command: str, headers: Headers, version: str | None) -> st
         and "\0" not in text
         and "content-length:" not in text
     ):
-        return text + "\n"
+        return text
     if command in UNESCAPED_COMMANDS:
         version = None
     lines = []
@@ -46,8 +44,8 @@ def serialize_headers(command: str, headers: Headers, version: str | None) -> st
                 f"header name {name!r} holds a colon, which {command} frames in "
                 f"STOMP {version or '1.0'} cannot escape"
             )
-        lines.append(f"{escape(name, version)}:{escape(value, version)}\n")
-    return "".join(lines)
+        lines.append(f"{escape(name, version)}:{escape(value, version)}")
+    return "\n".join(lines)
 
 
 def serialize(frame: Frame, version: str | None = "1.2") -> bytes:
@@ -61,22 +59,12 @@ def serialize(frame: Frame, version: str | None = "1.2") -> bytes:
         not command or "\n" in command or "\r" in command or "\0" in command
     ):
         raise LocalProtocolError(f"invalid command {command!r}")
-    if headers:
-        text = "\n".join(map(":".join, headers))
-        count = len(headers)
-        if (
-            text.count(":") == count
-            and text.count("\n") == count - 1
-            and "\\" not in text
-            and "\r" not in text
-            and "\0" not in text
-            and "content-length:" not in text
-        ):
-            lines = text + "\n"
-        else:
-            lines = serialize_headers(command, headers, version)
-    else:
-        lines = ""
+    text = serialize_headers(command, headers, version) if headers else ""
     if body:
-        return b"".join((f"{command}\n{lines}content-length:{len(body)}\n\n".encode(), body, b"\0"))
-    return f"{command}\n{lines}\n\0".encode()
+        head = (
+            f"{command}\n{text}\ncontent-length:{len(body)}\n\n"
+            if text
+            else (f"{command}\ncontent-length:{len(body)}\n\n")
+        )
+        return b"".join((head.encode(), body, b"\0"))
+    return f"{command}\n{text}\n\n\0".encode() if text else f"{command}\n\n\0".encode()
