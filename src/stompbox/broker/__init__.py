@@ -1,0 +1,22 @@
+"""The embedded in-memory broker: synchronous, single-owner, no I/O."""
+
+from .broker import Broker, BrokerStats
+from .config import BrokerConfig, DestinationKind, SlowConsumerPolicy
+from .errors import BrokerError
+from .matching import TopicIndex
+from .message import Message
+from .session import Session, SessionSink, Subscription
+
+__all__ = [
+    "Broker",
+    "BrokerConfig",
+    "BrokerError",
+    "BrokerStats",
+    "DestinationKind",
+    "Message",
+    "Session",
+    "SessionSink",
+    "SlowConsumerPolicy",
+    "Subscription",
+    "TopicIndex",
+]

@@ -1,0 +1,483 @@
+"""The embedded broker: routing, queues, topics, acks, redelivery and transactions.
+
+The broker has a single owner. Its methods are synchronous, called from the event loop
+only, and never await; output goes into each :class:`Session`'s ``out`` list, and the
+sessions with new output are listed in :attr:`Broker.dirty` for the transport to write.
+No locks, and no event loop needed to test it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from stompbox.protocol.frames import Frame
+
+from .config import BrokerConfig, DestinationKind, SlowConsumerPolicy
+from .errors import BrokerError
+from .matching import TopicIndex, has_wildcard, split_destination
+from .message import BROKER_HEADERS, Message
+from .queues import QueueDestination
+from .session import Session, SessionSink, Subscription, Transaction
+
+__all__ = ["Broker", "BrokerStats"]
+
+log = logging.getLogger("stompbox.broker")
+
+_TOPIC = DestinationKind.TOPIC
+_QUEUE = DestinationKind.QUEUE
+_ROUTE_CACHE_LIMIT = 100_000
+
+
+@dataclass(slots=True)
+class BrokerStats:
+    """Counters an operator can read (and that tests assert on)."""
+
+    published: int = 0
+    delivered: int = 0
+    redelivered: int = 0
+    dead_lettered: int = 0
+    dropped_slow_consumer: int = 0
+    dropped_nacked_topic: int = 0
+    producers_paused: int = 0
+
+
+class Broker:
+    """An in-memory STOMP broker; see the module docstring for the threading model."""
+
+    def __init__(self, config: BrokerConfig | None = None) -> None:
+        self.config = config or BrokerConfig()
+        self.stats = BrokerStats()
+        self.sessions: dict[str, Session] = {}
+        self.dirty: list[Session] = []
+        """Sessions whose ``out`` gained bytes since the transport last took them."""
+        self._topics: TopicIndex[Subscription] = TopicIndex(self.config.separator)
+        self._queues: dict[str, QueueDestination] = {}
+        self._routes: dict[str, tuple[str, DestinationKind, bool]] = {}
+        self._run = secrets.token_hex(3)
+        self._counter = 0
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def open_session(self, sink: SessionSink, version: str, login: str | None = None) -> Session:
+        self._counter += 1
+        session = Session(f"{self._run}-s{self._counter}", version, sink, login)
+        self.sessions[session.id] = session
+        return session
+
+    def close_session(self, session: Session) -> None:
+        """Forget a session: its unacked queue messages return to their queues' heads."""
+        if session.closed:
+            return
+        session.closed = True
+        self.sessions.pop(session.id, None)
+        session.transactions.clear()
+        if session.blocked_on is not None:
+            blocked = session.blocked_on.blocked
+            if session in blocked:
+                blocked.remove(session)
+            session.blocked_on = None
+        for sub in list(session.subscriptions.values()):
+            self._remove_subscription(sub)
+        session.out.clear()
+
+    def take_output(self) -> Iterator[tuple[Session, bytes]]:
+        """Yield each dirty session with the bytes it has to write, emptying the list."""
+        dirty = self.dirty
+        while dirty:
+            self.dirty = []
+            for session in dirty:
+                out = session.out
+                if out and not session.closed:
+                    session.out = []
+                    yield session, out[0] if len(out) == 1 else b"".join(out)
+            dirty = self.dirty
+
+    def write(self, session: Session, data: bytes) -> None:
+        """Queue bytes for a session in order with its deliveries (RECEIPT, say)."""
+        if not session.out:
+            self.dirty.append(session)
+        session.out.append(data)
+
+    def set_writable(self, session: Session, writable: bool) -> None:
+        """The transport's buffer crossed its limit (False) or drained (True)."""
+        session.writable = writable
+        if writable:
+            for sub in list(session.subscriptions.values()):
+                self._refill(sub)
+
+    # -- routing -----------------------------------------------------------------------
+
+    def route(self, destination: str) -> tuple[str, DestinationKind, bool]:
+        """Return the configured prefix and kind of ``destination`` and whether it holds
+        wildcards, or raise :class:`BrokerError` if no prefix covers it."""
+        route = self._routes.get(destination)
+        if route is not None:
+            return route
+        for prefix, kind in self.config.prefixes.items():
+            if destination.startswith(prefix) and len(destination) > len(prefix):
+                segments = split_destination(destination, prefix, self.config.separator)
+                route = (prefix, kind, has_wildcard(segments))
+                break
+        else:
+            known = ", ".join(self.config.prefixes)
+            raise BrokerError(
+                "unknown destination",
+                f"destination {destination!r} is not under a configured prefix ({known})",
+            )
+        if len(self._routes) >= _ROUTE_CACHE_LIMIT:
+            self._routes.clear()
+        self._routes[destination] = route
+        return route
+
+    # -- SEND --------------------------------------------------------------------------
+
+    def send(self, session: Session, frame: Frame) -> None:
+        tx_id = frame.get("transaction")
+        if tx_id is not None:
+            self._transaction(session, tx_id).frames.append(frame)
+            self._check_transaction_size(session, tx_id)
+            return
+        self._publish(session, frame)
+
+    def _publish(self, session: Session, frame: Frame) -> None:
+        _, headers, body = frame
+        destination = ""
+        user: list[tuple[str, str]] = []
+        for header in headers:
+            name = header[0]
+            if name in BROKER_HEADERS:
+                if name == "destination" and not destination:
+                    destination = header[1]
+            else:
+                user.append(header)
+        prefix, kind, wildcard = self.route(destination)
+        if wildcard:
+            raise BrokerError(
+                "invalid destination", f"a SEND destination cannot hold wildcards: {destination}"
+            )
+        self._counter += 1
+        message = Message(destination, f"{self._run}-{self._counter}", tuple(user), body)
+        self.stats.published += 1
+        if kind is _QUEUE:
+            queue = self._queue(destination)
+            self._enqueue(queue, message)
+            if (
+                len(queue.backlog) >= self.config.queue_high_water
+                and queue.consumers
+                and session.blocked_on is None
+            ):
+                session.blocked_on = queue
+                queue.blocked.append(session)
+                self.stats.producers_paused += 1
+                session.sink.pause_reading()
+            return
+        for sub in self._topics.match(destination, prefix):
+            if sub.pending or not sub.has_room():
+                self._hold(sub, message)
+            else:
+                self._deliver(sub, message)
+
+    def _enqueue(self, queue: QueueDestination, message: Message) -> None:
+        consumer = queue.next_consumer() if not queue.backlog else None
+        if consumer is not None:
+            self._deliver(consumer, message)
+            return
+        config = self.config
+        if (
+            len(queue.backlog) >= config.queue_max_messages
+            or queue.backlog_bytes + len(message.body) > config.queue_max_bytes
+        ):
+            raise BrokerError(
+                "queue full",
+                f"queue {queue.name} holds {len(queue.backlog)} messages and "
+                f"{queue.backlog_bytes} bytes; its limits are queue_max_messages="
+                f"{config.queue_max_messages} and queue_max_bytes={config.queue_max_bytes}. "
+                "The message was not accepted.",
+            )
+        queue.push(message)
+        self._dispatch(queue)
+
+    def _deliver(self, sub: Subscription, message: Message) -> None:
+        session = sub.session
+        out = session.out
+        if not out:
+            self.dirty.append(session)
+        out.append(sub.header)
+        if sub.ack != "auto":
+            ack_id = f"{message.id}.{sub.number}"
+            sub.unacked[ack_id] = message
+            if session.version == "1.2":
+                out.append(f"ack:{ack_id}\n".encode())
+        out.append(message.wire(session.version))
+        self.stats.delivered += 1
+
+    def _hold(self, sub: Subscription, message: Message) -> None:
+        """Keep a topic message for a subscriber without room, per the slow-consumer policy."""
+        pending = sub.pending
+        if len(pending) < self.config.topic_pending_messages:
+            pending.append(message)
+            return
+        policy = self.config.slow_consumer_policy
+        self.stats.dropped_slow_consumer += 1
+        if policy is SlowConsumerPolicy.DROP_OLDEST:
+            pending.popleft()
+            pending.append(message)
+        elif policy is SlowConsumerPolicy.DISCONNECT:
+            session = sub.session
+            log.warning("disconnecting slow consumer %s on %s", session.id, sub.destination)
+            session.sink.fail(
+                "slow consumer",
+                f"subscription {sub.id} to {sub.destination} fell "
+                f"{self.config.topic_pending_messages} messages behind",
+            )
+        else:
+            log.debug("dropping newest message for slow consumer %s", sub.session.id)
+
+    # -- queues ------------------------------------------------------------------------
+
+    def _queue(self, name: str) -> QueueDestination:
+        queue = self._queues.get(name)
+        if queue is None:
+            queue = self._queues[name] = QueueDestination(name)
+        return queue
+
+    def _dispatch(self, queue: QueueDestination) -> None:
+        """Hand backlog to consumers with room, then wake paused producers if it drained."""
+        backlog = queue.backlog
+        while backlog:
+            consumer = queue.next_consumer()
+            if consumer is None:
+                break
+            self._deliver(consumer, queue.pop())
+        if queue.blocked and len(backlog) < self.config.queue_high_water // 2:
+            blocked, queue.blocked = queue.blocked, []
+            for producer in blocked:
+                producer.blocked_on = None
+                if not producer.closed:
+                    producer.sink.resume_reading()
+
+    def _refill(self, sub: Subscription) -> None:
+        """After an ack or a drained buffer, give a subscriber what waits for it."""
+        if sub.queue is not None:
+            self._dispatch(sub.queue)
+            return
+        pending = sub.pending
+        while pending and sub.has_room():
+            self._deliver(sub, pending.popleft())
+
+    def _return_to_queue(self, queue: QueueDestination, messages: list[Message]) -> None:
+        """Put unacked or NACKed messages back at the head, or dead-letter them."""
+        back = []
+        for message in messages:
+            message.redeliver()
+            self.stats.redelivered += 1
+            if message.redeliveries > self.config.max_redeliveries:
+                self._dead_letter(message)
+            else:
+                back.append(message)
+        if back:
+            queue.push_front(back)
+
+    def _dead_letter(self, message: Message) -> None:
+        prefix, _, _ = self.route(message.destination)
+        name = message.destination[len(prefix) :]
+        target = f"{prefix}{self.config.dead_letter_prefix}{name}"
+        self.stats.dead_lettered += 1
+        log.warning(
+            "message %s moved to %s after %d delivery attempts",
+            message.id,
+            target,
+            message.redeliveries,
+        )
+        self._counter += 1
+        dead = Message(
+            target,
+            f"{self._run}-{self._counter}",
+            (*message.headers, ("original-destination", message.destination)),
+            message.body,
+        )
+        queue = self._queue(target)
+        if len(queue.backlog) >= self.config.queue_max_messages:
+            log.error("dead-letter queue %s is full; message %s discarded", target, message.id)
+            return
+        queue.push(dead)
+        self._dispatch(queue)
+
+    # -- SUBSCRIBE / UNSUBSCRIBE -------------------------------------------------------
+
+    def subscribe(self, session: Session, frame: Frame) -> Subscription:
+        destination = frame.get("destination") or ""
+        sub_id = frame.get("id")
+        if sub_id is None:  # STOMP 1.0: the destination identifies the subscription
+            sub_id = destination
+        if sub_id in session.subscriptions:
+            raise BrokerError(
+                "duplicate subscription", f"subscription id {sub_id!r} is already in use"
+            )
+        if len(session.subscriptions) >= self.config.max_subscriptions:
+            raise BrokerError(
+                f"max_subscriptions limit of {self.config.max_subscriptions} exceeded",
+                "unsubscribe before subscribing again",
+            )
+        prefix, kind, wildcard = self.route(destination)
+        if wildcard and kind is _QUEUE:
+            raise BrokerError(
+                "invalid destination", f"wildcards work on topics only, not on {destination}"
+            )
+        prefetch_text = frame.get("prefetch-count", "0") or "0"
+        if not (prefetch_text.isascii() and prefetch_text.isdigit()):
+            raise BrokerError(
+                "invalid prefetch-count", f"prefetch-count {prefetch_text!r} is not a number"
+            )
+        sub = Subscription(
+            session,
+            sub_id,
+            session.next_number(),
+            destination,
+            prefix,
+            kind,
+            frame.get("ack", "auto") or "auto",
+            int(prefetch_text),
+        )
+        session.subscriptions[sub_id] = sub
+        if kind is _QUEUE:
+            queue = self._queue(destination)
+            queue.consumers.append(sub)
+            sub.queue = queue
+            self._dispatch(queue)
+        else:
+            self._topics.add(destination, prefix, sub)
+        return sub
+
+    def unsubscribe(self, session: Session, frame: Frame) -> None:
+        sub_id = frame.get("id")
+        if sub_id is None:  # STOMP 1.0 may name the destination instead
+            sub_id = frame.get("destination")
+        sub = session.subscriptions.get(sub_id) if sub_id is not None else None
+        if sub is None:
+            raise BrokerError("unknown subscription", f"no subscription with id {sub_id!r}")
+        self._remove_subscription(sub)
+
+    def _remove_subscription(self, sub: Subscription) -> None:
+        session = sub.session
+        session.subscriptions.pop(sub.id, None)
+        queue = sub.queue
+        if queue is not None:
+            queue.consumers.remove(sub)
+            if sub.unacked:
+                self._return_to_queue(queue, list(sub.unacked.values()))
+                sub.unacked.clear()
+            self._dispatch(queue)
+            if not queue.consumers and not queue.backlog and not queue.blocked:
+                self._queues.pop(queue.name, None)
+        else:
+            self._topics.remove(sub.destination, sub.prefix, sub)
+            sub.unacked.clear()
+            sub.pending.clear()
+
+    # -- ACK / NACK --------------------------------------------------------------------
+
+    def ack(self, session: Session, frame: Frame) -> None:
+        tx_id = frame.get("transaction")
+        if tx_id is not None:
+            self._find_ack(session, frame)  # refuse an unknown id now, not at COMMIT
+            self._transaction(session, tx_id).frames.append(frame)
+            self._check_transaction_size(session, tx_id)
+            return
+        self._settle(session, frame)
+
+    def nack(self, session: Session, frame: Frame) -> None:
+        self.ack(session, frame)  # the same path: _settle looks at the command
+
+    def _find_ack(self, session: Session, frame: Frame) -> tuple[Subscription, str]:
+        if session.version == "1.2":
+            ack_id = frame.get("id") or ""
+            message_id, _, number = ack_id.rpartition(".")
+            for sub in session.subscriptions.values():
+                if str(sub.number) == number and ack_id in sub.unacked:
+                    return sub, ack_id
+        else:
+            message_id = frame.get("message-id") or ""
+            sub_id = frame.get("subscription")
+            for sub in session.subscriptions.values():
+                if sub_id is not None and sub.id != sub_id:
+                    continue
+                ack_id = f"{message_id}.{sub.number}"
+                if ack_id in sub.unacked:
+                    return sub, ack_id
+            ack_id = message_id
+        raise BrokerError(
+            f"unknown {frame.command} id",
+            f"{frame.command} names {ack_id!r}, which is not an unacknowledged message "
+            "of this connection (already acknowledged, or an auto-ack subscription?)",
+        )
+
+    def _settle(self, session: Session, frame: Frame) -> None:
+        sub, ack_id = self._find_ack(session, frame)
+        unacked = sub.unacked
+        if frame.command == "NACK":
+            # NACK means the same in every ack mode: this one message was not processed.
+            message = unacked.pop(ack_id)
+            if sub.queue is not None:
+                self._return_to_queue(sub.queue, [message])
+            else:
+                self.stats.dropped_nacked_topic += 1
+        elif sub.ack == "client":  # cumulative: this message and all delivered before it
+            while unacked:
+                key = next(iter(unacked))
+                del unacked[key]
+                if key == ack_id:
+                    break
+        else:
+            del unacked[ack_id]
+        self._refill(sub)
+
+    # -- transactions ------------------------------------------------------------------
+
+    def begin(self, session: Session, frame: Frame) -> None:
+        tx_id = frame.get("transaction") or ""
+        if tx_id in session.transactions:
+            raise BrokerError("transaction already open", f"transaction {tx_id!r} is open")
+        if len(session.transactions) >= self.config.max_transactions:
+            raise BrokerError(
+                f"max_transactions limit of {self.config.max_transactions} exceeded",
+                "commit or abort a transaction before beginning another",
+            )
+        session.transactions[tx_id] = Transaction(tx_id)
+
+    def commit(self, session: Session, frame: Frame) -> None:
+        tx = self._transaction(session, frame.get("transaction") or "")
+        del session.transactions[tx.id]
+        for held in tx.frames:
+            if held.command == "SEND":
+                self._publish(session, held)
+            else:
+                self._settle(session, held)
+
+    def abort(self, session: Session, frame: Frame) -> None:
+        tx = self._transaction(session, frame.get("transaction") or "")
+        del session.transactions[tx.id]
+
+    def _transaction(self, session: Session, tx_id: str) -> Transaction:
+        tx = session.transactions.get(tx_id)
+        if tx is None:
+            raise BrokerError("unknown transaction", f"no open transaction {tx_id!r}")
+        return tx
+
+    def _check_transaction_size(self, session: Session, tx_id: str) -> None:
+        limit = self.config.max_transaction_frames
+        if len(session.transactions[tx_id].frames) > limit:
+            del session.transactions[tx_id]
+            raise BrokerError(
+                f"max_transaction_frames limit of {limit} exceeded",
+                f"transaction {tx_id!r} was aborted",
+            )
+
+    # -- introspection -----------------------------------------------------------------
+
+    def queue_depth(self, destination: str) -> int:
+        queue = self._queues.get(destination)
+        return len(queue.backlog) if queue is not None else 0

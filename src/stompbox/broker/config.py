@@ -1,0 +1,77 @@
+"""What an operator can configure about the broker; every bound has a finite default."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = ["BrokerConfig", "DestinationKind", "SlowConsumerPolicy"]
+
+
+class DestinationKind(enum.Enum):
+    TOPIC = "topic"
+    """Publish-subscribe: every matching subscription gets a copy."""
+    QUEUE = "queue"
+    """Point-to-point: each message goes to one subscriber, round-robin; waits if none."""
+
+
+class SlowConsumerPolicy(enum.Enum):
+    """What happens to a topic message for a subscriber whose buffer is full."""
+
+    DROP_OLDEST = "drop-oldest"
+    DROP_NEWEST = "drop-newest"
+    DISCONNECT = "disconnect"
+
+
+def _default_prefixes() -> dict[str, DestinationKind]:
+    return {"/topic/": DestinationKind.TOPIC, "/queue/": DestinationKind.QUEUE}
+
+
+@dataclass(slots=True)
+class BrokerConfig:
+    """Broker behaviour and limits. ``None`` is not accepted for limits: each is finite."""
+
+    prefixes: dict[str, DestinationKind] = field(default_factory=_default_prefixes)
+    """Destination prefixes and their semantics; anything else is refused."""
+    separator: str = "/"
+    """Segment separator for topic wildcards: ``/`` (``/topic/a/*``) or ``.``
+    (``/topic/price.stock.*``)."""
+    queue_max_messages: int = 100_000
+    """Messages a queue may hold while it waits for consumers; a SEND past it gets ERROR."""
+    queue_max_bytes: int = 64 * 1024 * 1024
+    """Body bytes a queue may hold; a SEND past it gets ERROR."""
+    queue_high_water: int = 10_000
+    """Backlog at which producers to a queue whose consumers are all busy stop being read."""
+    topic_pending_messages: int = 1_000
+    """Messages held for one topic subscriber that cannot take more right now."""
+    slow_consumer_policy: SlowConsumerPolicy = SlowConsumerPolicy.DROP_OLDEST
+    max_redeliveries: int = 5
+    """A queue message NACKed or returned this many times more goes to the dead-letter queue."""
+    dead_letter_prefix: str = "DLQ."
+    """``/queue/orders`` dead-letters to ``/queue/DLQ.orders``."""
+    max_subscriptions: int = 1_024
+    """Per connection."""
+    max_transactions: int = 16
+    """Open transactions per connection."""
+    max_transaction_frames: int = 10_000
+    """Frames buffered in one transaction."""
+
+    def __post_init__(self) -> None:
+        if self.separator not in ("/", "."):
+            raise ValueError(f"separator must be '/' or '.', not {self.separator!r}")
+        for name in (
+            "queue_max_messages",
+            "queue_max_bytes",
+            "queue_high_water",
+            "topic_pending_messages",
+            "max_redeliveries",
+            "max_subscriptions",
+            "max_transactions",
+            "max_transaction_frames",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+        for prefix in self.prefixes:
+            if not prefix.startswith("/") or not prefix.endswith("/"):
+                raise ValueError(f"destination prefix {prefix!r} must start and end with '/'")

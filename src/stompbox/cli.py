@@ -1,0 +1,97 @@
+"""The ``stompbox`` command: ``stompbox serve`` runs the broker."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from stompbox import __version__
+from stompbox.broker.config import SlowConsumerPolicy
+from stompbox.server.config import ConfigError, ServerConfig
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from stompbox.server.run import run
+
+    overrides: dict[str, Any] = {}
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    try:
+        if args.config is not None:
+            config = ServerConfig.from_toml(args.config, **overrides)
+        else:
+            config = ServerConfig.from_dict({}, **overrides)
+        if args.separator is not None:
+            config.broker.separator = args.separator
+        if args.slow_consumer_policy is not None:
+            config.broker.slow_consumer_policy = SlowConsumerPolicy(args.slow_consumer_policy)
+    except ConfigError as exc:
+        print(f"stompbox serve: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        run(config)
+    except OSError as exc:
+        print(
+            f"stompbox serve: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stompbox", description="A STOMP 1.0/1.1/1.2 broker and tools."
+    )
+    parser.add_argument("--version", action="version", version=f"stompbox {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the broker",
+        description=(
+            "Run the embedded broker with STOMP over TCP. With no options it listens on "
+            "127.0.0.1:61613 with /topic/ (publish-subscribe) and /queue/ (point-to-point) "
+            "destinations and no authentication. Everything else (limits, heart-beats, "
+            "users, virtual hosts, destination prefixes, queue bounds, dead-lettering) is "
+            "set in a TOML file given with --config; see docs/configuration.md."
+        ),
+    )
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (default 61613)")
+    serve.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    serve.add_argument(
+        "--separator", choices=["/", "."], help="topic wildcard segment separator (default /)"
+    )
+    serve.add_argument(
+        "--slow-consumer-policy",
+        choices=[p.value for p in SlowConsumerPolicy],
+        help="what to do when a topic subscriber falls behind (default drop-oldest)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level (default info)",
+    )
+    serve.set_defaults(func=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

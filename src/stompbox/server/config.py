@@ -1,0 +1,131 @@
+"""Server settings: where to listen, limits, heart-beats, users; loadable from TOML."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from stompbox import __version__
+from stompbox.broker.config import BrokerConfig, DestinationKind, SlowConsumerPolicy
+from stompbox.protocol.parser import DEFAULT_LIMITS, Limits
+from stompbox.protocol.server import CONNECT_LIMITS
+
+__all__ = ["ConfigError", "ServerConfig"]
+
+
+class ConfigError(ValueError):
+    """The configuration file or an option is wrong; the message says which and why."""
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    """Everything ``stompbox serve`` can be told. Every limit has a finite default."""
+
+    host: str = "127.0.0.1"
+    port: int = 61613
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    limits: Limits = DEFAULT_LIMITS
+    """Frames after CONNECT: 4 MiB bodies, 128 headers, 8 KiB header lines."""
+    connect_limits: Limits = CONNECT_LIMITS
+    """Bytes before a successful CONNECT: 16 KiB."""
+    connect_timeout: float = 5.0
+    """Seconds a new connection has to send its CONNECT."""
+    heartbeat: tuple[int, int] = (10_000, 10_000)
+    """What the server offers in CONNECTED's heart-beat header (ms)."""
+    heartbeat_grace: float = 2.0
+    """A peer is dead after this many negotiated intervals of silence."""
+    heartbeat_floor: int = 1_000
+    """No negotiated heart-beat interval is shorter than this (ms)."""
+    keepalive_idle: int = 60
+    """TCP keep-alive: seconds of silence before probing, so that dead peers of clients
+    that negotiate no heart-beats are reclaimed too (about 2 minutes in all)."""
+    outbound_buffer: int = 1024 * 1024
+    """Bytes a connection may have waiting to be written before it counts as slow."""
+    max_connections: int = 65_536
+    users: dict[str, str] | None = None
+    """login -> passcode; when set, CONNECT must present one of them."""
+    virtual_hosts: list[str] | None = None
+    """When set, CONNECT's host header must name one of them."""
+    shutdown_grace: float = 5.0
+    """Seconds to let connections drain on SIGINT/SIGTERM."""
+    server_name: str = f"stompbox/{__version__}"
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> ServerConfig:
+        """Load a TOML file with sections ``[server]``, ``[limits]``, ``[broker]`` and
+        ``[users]`` (see ``docs/configuration.md``); ``overrides`` win over the file."""
+        try:
+            with open(path, "rb") as file:
+                data = tomllib.load(file)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        return cls.from_dict(data, source=str(path), **overrides)
+
+    @classmethod
+    def from_dict(
+        cls, data: dict[str, Any], source: str = "config", **overrides: Any
+    ) -> ServerConfig:
+        unknown = set(data) - {"server", "limits", "connect_limits", "broker", "users"}
+        if unknown:
+            raise ConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}")
+        config = cls()
+        try:
+            server = dict(data.get("server", {}))
+            _check_keys(source, "server", server, cls)
+            if "heartbeat" in server:
+                server["heartbeat"] = tuple(server["heartbeat"])
+            config = replace(config, **server)
+            if "limits" in data:
+                _check_keys(source, "limits", data["limits"], Limits)
+                config.limits = replace(DEFAULT_LIMITS, **data["limits"])
+            if "connect_limits" in data:
+                _check_keys(source, "connect_limits", data["connect_limits"], Limits)
+                config.connect_limits = replace(CONNECT_LIMITS, **data["connect_limits"])
+            if "broker" in data:
+                broker = dict(data["broker"])
+                _check_keys(source, "broker", broker, BrokerConfig)
+                if "prefixes" in broker:
+                    broker["prefixes"] = {
+                        prefix: DestinationKind(kind) for prefix, kind in broker["prefixes"].items()
+                    }
+                if "slow_consumer_policy" in broker:
+                    broker["slow_consumer_policy"] = SlowConsumerPolicy(
+                        broker["slow_consumer_policy"]
+                    )
+                config.broker = BrokerConfig(**broker)
+            if "users" in data:
+                config.users = {str(k): str(v) for k, v in data["users"].items()}
+            config = replace(config, **overrides)
+            config.validate()
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"{source}: {exc}") from None
+        return config
+
+    def validate(self) -> None:
+        if not 0 <= self.port < 65536:
+            raise ConfigError(f"port must be 0-65535, not {self.port}")
+        for name in ("connect_timeout", "heartbeat_grace", "shutdown_grace"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, not {getattr(self, name)}")
+        for name in ("heartbeat_floor", "outbound_buffer", "max_connections", "keepalive_idle"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+        if len(self.heartbeat) != 2 or min(self.heartbeat) < 0:
+            raise ConfigError(f"heartbeat must be two non-negative integers, not {self.heartbeat}")
+
+
+def _check_keys(source: str, section: str, values: dict[str, Any], cls: Any) -> None:
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) in [{section}]: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(known))})"
+        )

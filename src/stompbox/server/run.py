@@ -1,0 +1,57 @@
+"""Running the server until a signal: what ``stompbox serve`` does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+from stompbox.broker import Broker
+
+from .config import ServerConfig
+from .tcp import TcpServer
+
+__all__ = ["run", "serve", "start_server"]
+
+log = logging.getLogger("stompbox.server")
+
+
+@contextlib.asynccontextmanager
+async def start_server(
+    config: ServerConfig | None = None, broker: Broker | None = None
+) -> AsyncIterator[TcpServer]:
+    """Run a server inside ``async with``; it stops cleanly on exit (tests use this)."""
+    config = config or ServerConfig()
+    server = TcpServer(broker or Broker(config.broker), config)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def serve(config: ServerConfig) -> None:
+    """Serve until SIGINT or SIGTERM, then stop accepting, drain and close."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with start_server(config) as server:
+        log.info(
+            "stompbox listening on %s:%d (STOMP 1.0, 1.1, 1.2 over TCP)", config.host, server.port
+        )
+        await stop.wait()
+        log.info("stopping: %d connection(s) open", len(server.connections))
+    log.info("stopped")
+
+
+def run(config: ServerConfig) -> None:
+    """Run :func:`serve` on uvloop when it is installed, else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(config))
+    else:
+        uvloop.run(serve(config))

@@ -1,0 +1,124 @@
+"""The TCP listener: an :class:`asyncio.Protocol` per connection around a session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import cast
+
+from stompbox.broker import Broker
+
+from .config import ServerConfig
+from .session import ServerSession, Transport
+
+__all__ = ["StompProtocol", "TcpServer"]
+
+log = logging.getLogger("stompbox.server")
+
+
+class StompProtocol(asyncio.Protocol):
+    """Feeds one TCP connection to a :class:`ServerSession`; nothing else."""
+
+    __slots__ = ("server", "session")
+
+    def __init__(self, server: TcpServer) -> None:
+        self.server = server
+        self.session: ServerSession | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        server = self.server
+        tcp = cast(asyncio.Transport, transport)
+        peername = tcp.get_extra_info("peername")
+        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        if len(server.connections) >= server.config.max_connections:
+            log.warning("%s: refused, max_connections reached", peer)
+            tcp.write(
+                b"ERROR\nmessage:max_connections limit of %d exceeded\n\n\0"
+                % server.config.max_connections
+            )
+            tcp.close()
+            return
+        sock = tcp.get_extra_info("socket")
+        if sock is not None:
+            _keepalive(sock, server.config.keepalive_idle)
+        tcp.set_write_buffer_limits(high=server.config.outbound_buffer)
+        log.debug("%s: connection opened", peer)
+        self.session = ServerSession(
+            server.broker, server.config, cast(Transport, tcp), peer, server.loop
+        )
+        server.connections.add(self.session)
+
+    def data_received(self, data: bytes) -> None:
+        if self.session is not None:
+            self.session.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        if self.session is not None:
+            self.session.eof_received()
+        return None
+
+    def pause_writing(self) -> None:
+        if self.session is not None:
+            self.session.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.session is not None:
+            self.session.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.session is not None:
+            self.server.connections.discard(self.session)
+            self.session.connection_lost()
+            self.session = None
+
+
+def _keepalive(sock: socket.socket, idle: int) -> None:
+    """Let the kernel find dead peers of clients that negotiate no heart-beats."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 5)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:  # pragma: no cover - platform without these options
+        pass
+
+
+class TcpServer:
+    """A running STOMP-over-TCP listener sharing one broker."""
+
+    def __init__(self, broker: Broker, config: ServerConfig) -> None:
+        self.broker = broker
+        self.config = config
+        self.loop = asyncio.get_running_loop()
+        self.connections: set[ServerSession] = set()
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await self.loop.create_server(
+            lambda: StompProtocol(self),
+            self.config.host,
+            self.config.port,
+            reuse_address=True,
+            backlog=1024,
+        )
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with ``port=0``)."""
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Stop accepting, tell every client, let output drain, then close."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self.connections):
+            session.shutdown()
+        deadline = self.loop.time() + self.config.shutdown_grace
+        while self.connections and self.loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if self._server is not None:
+            await self._server.wait_closed()
