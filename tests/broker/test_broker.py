@@ -1,0 +1,497 @@
+"""The broker's rules, driven synchronously: no sockets, no event loop."""
+
+from __future__ import annotations
+
+import pytest
+
+from stompbox.broker import (
+    Broker,
+    BrokerConfig,
+    BrokerError,
+    DestinationKind,
+    Session,
+    SlowConsumerPolicy,
+)
+from stompbox.protocol import Frame, FrameParser
+
+
+class RecordingSink:
+    """Stands in for a transport: remembers what the broker asked of it."""
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.failed: list[tuple[str, str]] = []
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+    def fail(self, message: str, detail: str) -> None:
+        self.failed.append((message, detail))
+
+
+class Client:
+    def __init__(self, broker: Broker, version: str = "1.2") -> None:
+        self.broker = broker
+        self.sink = RecordingSink()
+        self.session: Session = broker.open_session(self.sink, version)
+        self.parser = FrameParser(version)
+
+    def received(self) -> list[Frame]:
+        data = b"".join(self.session.out)
+        self.session.out.clear()
+        self.broker.dirty.clear()
+        self.parser.feed(data)
+        return self.parser.frames()
+
+    def bodies(self) -> list[bytes]:
+        return [f.body for f in self.received()]
+
+    def send(self, destination: str, body: bytes = b"x", *headers: tuple[str, str]) -> None:
+        self.broker.send(
+            self.session, Frame("SEND", (("destination", destination), *headers), body)
+        )
+
+    def subscribe(
+        self, destination: str, sub_id: str = "0", ack: str = "auto", **extra: str
+    ) -> None:
+        headers = [("destination", destination), ("id", sub_id), ("ack", ack)]
+        headers += [(k.replace("_", "-"), v) for k, v in extra.items()]
+        self.broker.subscribe(self.session, Frame("SUBSCRIBE", tuple(headers)))
+
+    def ack(self, ack_id: str, command: str = "ACK", *headers: tuple[str, str]) -> None:
+        frame = Frame(command, (("id", ack_id), *headers))
+        (self.broker.ack if command == "ACK" else self.broker.nack)(self.session, frame)
+
+
+@pytest.fixture
+def broker() -> Broker:
+    return Broker()
+
+
+class TestTopics:
+    def test_every_subscriber_gets_a_copy(self, broker: Broker) -> None:
+        a, b, producer = Client(broker), Client(broker), Client(broker)
+        a.subscribe("/topic/news")
+        b.subscribe("/topic/news", "sub-b")
+        producer.send("/topic/news", b"hi", ("content-type", "text/plain"), ("x-custom", "1"))
+        [ma] = a.received()
+        [mb] = b.received()
+        assert ma.body == mb.body == b"hi"
+        assert ma.get("subscription") == "0" and mb.get("subscription") == "sub-b"
+        assert ma.get("destination") == "/topic/news"
+        assert ma.get("content-type") == "text/plain"
+        assert ma.get("x-custom") == "1"
+        assert ma.get("content-length") == "2"
+        assert ma.get("message-id") == mb.get("message-id")
+        assert ma.get("ack") is None  # auto subscriptions carry no ack header
+
+    def test_no_subscriber_no_message(self, broker: Broker) -> None:
+        a, producer = Client(broker), Client(broker)
+        a.subscribe("/topic/a")
+        producer.send("/topic/b")
+        assert a.received() == []
+
+    def test_message_ids_are_unique(self, broker: Broker) -> None:
+        a, producer = Client(broker), Client(broker)
+        a.subscribe("/topic/a")
+        for _ in range(50):
+            producer.send("/topic/a")
+        ids = [f.get("message-id") for f in a.received()]
+        assert len(set(ids)) == 50
+
+    def test_broker_headers_from_the_sender_are_not_forwarded(self, broker: Broker) -> None:
+        a, producer = Client(broker), Client(broker)
+        a.subscribe("/topic/a")
+        producer.send("/topic/a", b"x", ("message-id", "fake"), ("redelivered", "true"))
+        [m] = a.received()
+        assert m.get("message-id") != "fake"
+        assert m.get("redelivered") is None
+
+    @pytest.mark.parametrize(
+        ("pattern", "matches", "misses"),
+        [
+            ("/topic/a/*", ["/topic/a/b"], ["/topic/a", "/topic/a/b/c", "/topic/b/c"]),
+            ("/topic/a/**", ["/topic/a", "/topic/a/b", "/topic/a/b/c"], ["/topic/b"]),
+            ("/topic/a/#", ["/topic/a", "/topic/a/b/c"], ["/topic/ab"]),
+            ("/topic/*/c", ["/topic/a/c", "/topic/b/c"], ["/topic/a/b/c"]),
+            ("/topic/**/c", ["/topic/c", "/topic/a/b/c"], ["/topic/a/b"]),
+        ],
+    )
+    def test_wildcards_with_slash(
+        self, broker: Broker, pattern: str, matches: list[str], misses: list[str]
+    ) -> None:
+        sub, producer = Client(broker), Client(broker)
+        sub.subscribe(pattern)
+        for destination in matches + misses:
+            producer.send(destination, destination.encode())
+        assert sub.bodies() == [d.encode() for d in matches]
+
+    def test_wildcards_with_dot_separator(self) -> None:
+        broker = Broker(BrokerConfig(separator="."))
+        sub, all_, producer = Client(broker), Client(broker), Client(broker)
+        sub.subscribe("/topic/price.stock.*")
+        all_.subscribe("/topic/price.#", "1")
+        for destination in ("/topic/price.stock.ibm", "/topic/price.bond.x", "/topic/price.stock"):
+            producer.send(destination, destination.encode())
+        assert sub.bodies() == [b"/topic/price.stock.ibm"]
+        assert all_.bodies() == [
+            b"/topic/price.stock.ibm",
+            b"/topic/price.bond.x",
+            b"/topic/price.stock",
+        ]
+
+    def test_overlapping_patterns_deliver_once_per_subscription(self, broker: Broker) -> None:
+        sub, producer = Client(broker), Client(broker)
+        sub.subscribe("/topic/a/**")
+        producer.send("/topic/a/b")
+        assert len(sub.received()) == 1
+
+    def test_unsubscribe_stops_delivery(self, broker: Broker) -> None:
+        sub, producer = Client(broker), Client(broker)
+        sub.subscribe("/topic/a/*")
+        broker.unsubscribe(sub.session, Frame("UNSUBSCRIBE", (("id", "0"),)))
+        producer.send("/topic/a/b")
+        assert sub.received() == []
+
+    def test_send_to_a_wildcard_is_refused(self, broker: Broker) -> None:
+        with pytest.raises(BrokerError, match="wildcards"):
+            Client(broker).send("/topic/a/*")
+
+
+class TestQueues:
+    def test_round_robin_among_consumers(self, broker: Broker) -> None:
+        a, b, producer = Client(broker), Client(broker), Client(broker)
+        a.subscribe("/queue/work")
+        b.subscribe("/queue/work")
+        for i in range(6):
+            producer.send("/queue/work", str(i).encode())
+        assert a.bodies() == [b"0", b"2", b"4"]
+        assert b.bodies() == [b"1", b"3", b"5"]
+
+    def test_messages_wait_for_a_consumer(self, broker: Broker) -> None:
+        producer = Client(broker)
+        for i in range(3):
+            producer.send("/queue/later", str(i).encode())
+        assert broker.queue_depth("/queue/later") == 3
+        consumer = Client(broker)
+        consumer.subscribe("/queue/later")
+        assert consumer.bodies() == [b"0", b"1", b"2"]
+        assert broker.queue_depth("/queue/later") == 0
+
+    def test_full_queue_refuses_with_error(self) -> None:
+        broker = Broker(BrokerConfig(queue_max_messages=2))
+        producer = Client(broker)
+        producer.send("/queue/q")
+        producer.send("/queue/q")
+        with pytest.raises(BrokerError, match="queue full") as info:
+            producer.send("/queue/q")
+        assert "queue_max_messages=2" in info.value.detail
+        assert broker.queue_depth("/queue/q") == 2
+
+    def test_byte_limit(self) -> None:
+        broker = Broker(BrokerConfig(queue_max_bytes=10))
+        producer = Client(broker)
+        producer.send("/queue/q", b"x" * 10)
+        with pytest.raises(BrokerError, match="queue full"):
+            producer.send("/queue/q", b"y")
+
+    def test_wildcard_subscription_to_queue_is_refused(self, broker: Broker) -> None:
+        with pytest.raises(BrokerError, match="topics only"):
+            Client(broker).subscribe("/queue/*")
+
+    def test_prefetch_bounds_unacked(self, broker: Broker) -> None:
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q", ack="client-individual", prefetch_count="2")
+        for i in range(5):
+            producer.send("/queue/q", str(i).encode())
+        first = consumer.received()
+        assert [f.body for f in first] == [b"0", b"1"]
+        consumer.ack(first[0].get("ack") or "")
+        assert consumer.bodies() == [b"2"]
+        assert broker.queue_depth("/queue/q") == 2
+
+    def test_busy_consumers_push_back_on_producers(self) -> None:
+        broker = Broker(BrokerConfig(queue_high_water=4))
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q", ack="client-individual", prefetch_count="1")
+        for i in range(5):
+            producer.send("/queue/q", str(i).encode())
+        assert producer.sink.paused
+        assert broker.stats.producers_paused == 1
+        for _ in range(3):
+            [m] = consumer.received()
+            consumer.ack(m.get("ack") or "")
+        assert not producer.sink.paused  # backlog fell under half the high-water mark
+
+
+class TestAcks:
+    def test_ack_header_and_client_individual(self, broker: Broker) -> None:
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q", ack="client-individual")
+        producer.send("/queue/q", b"1")
+        producer.send("/queue/q", b"2")
+        m1, m2 = consumer.received()
+        assert m1.get("ack") and m1.get("ack") != m2.get("ack")
+        consumer.ack(m2.get("ack") or "")
+        broker.close_session(consumer.session)
+        again = Client(broker)
+        again.subscribe("/queue/q")
+        [back] = again.received()
+        assert back.body == b"1"
+        assert back.get("redelivered") == "true"
+        assert back.get("redelivery-count") == "1"
+
+    def test_client_mode_is_cumulative(self, broker: Broker) -> None:
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q", ack="client")
+        for i in range(3):
+            producer.send("/queue/q", str(i).encode())
+        messages = consumer.received()
+        consumer.ack(messages[1].get("ack") or "")
+        broker.close_session(consumer.session)
+        again = Client(broker)
+        again.subscribe("/queue/q")
+        assert again.bodies() == [b"2"]
+
+    def test_nack_redelivers_at_head_with_count(self, broker: Broker) -> None:
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q", ack="client-individual", prefetch_count="1")
+        producer.send("/queue/q", b"a")
+        producer.send("/queue/q", b"b")
+        [m] = consumer.received()
+        consumer.ack(m.get("ack") or "", "NACK")
+        [again] = consumer.received()
+        assert again.body == b"a"
+        assert again.get("redelivered") == "true"
+        assert again.get("redelivery-count") == "1"
+
+    def test_nack_in_client_mode_is_individual(self, broker: Broker) -> None:
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q", ack="client")
+        producer.send("/queue/q", b"a")
+        producer.send("/queue/q", b"b")
+        a, b = consumer.received()
+        consumer.ack(b.get("ack") or "", "NACK")
+        assert [f.body for f in consumer.received()] == [b"b"]
+        consumer.ack(a.get("ack") or "")  # a is still unacked, and can be acked
+
+    def test_poison_message_goes_to_dead_letter_queue(self) -> None:
+        broker = Broker(BrokerConfig(max_redeliveries=2))
+        consumer, producer, dlq = Client(broker), Client(broker), Client(broker)
+        dlq.subscribe("/queue/DLQ.orders")
+        consumer.subscribe("/queue/orders", ack="client-individual")
+        producer.send("/queue/orders", b"poison", ("content-type", "text/plain"))
+        for _ in range(3):
+            [m] = consumer.received()
+            consumer.ack(m.get("ack") or "", "NACK")
+        assert consumer.received() == []
+        [dead] = dlq.received()
+        assert dead.body == b"poison"
+        assert dead.get("original-destination") == "/queue/orders"
+        assert dead.get("content-type") == "text/plain"
+        assert broker.stats.dead_lettered == 1
+
+    def test_unknown_ack_id_is_an_error(self, broker: Broker) -> None:
+        consumer = Client(broker)
+        consumer.subscribe("/queue/q", ack="client")
+        with pytest.raises(BrokerError, match="unknown ACK id"):
+            consumer.ack("nope")
+
+    def test_1_1_acks_by_message_id_and_subscription(self, broker: Broker) -> None:
+        consumer, producer = Client(broker, "1.1"), Client(broker)
+        consumer.subscribe("/queue/q", "s1", ack="client-individual")
+        producer.send("/queue/q", b"a")
+        [m] = consumer.received()
+        assert m.get("ack") is None
+        frame = Frame("ACK", (("message-id", m.get("message-id") or ""), ("subscription", "s1")))
+        broker.ack(consumer.session, frame)
+        broker.close_session(consumer.session)
+        assert broker.queue_depth("/queue/q") == 0
+
+    def test_1_0_acks_by_message_id(self, broker: Broker) -> None:
+        consumer, producer = Client(broker, "1.0"), Client(broker)
+        broker.subscribe(
+            consumer.session, Frame("SUBSCRIBE", (("destination", "/queue/q"), ("ack", "client")))
+        )
+        producer.send("/queue/q", b"a")
+        [m] = consumer.received()
+        assert m.get("subscription") == "/queue/q"
+        broker.ack(consumer.session, Frame("ACK", (("message-id", m.get("message-id") or ""),)))
+        broker.close_session(consumer.session)
+        assert broker.queue_depth("/queue/q") == 0
+
+    def test_unacked_topic_messages_are_dropped_on_disconnect(self, broker: Broker) -> None:
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/topic/t", ack="client")
+        producer.send("/topic/t")
+        broker.close_session(consumer.session)
+        assert broker.stats.redelivered == 0
+
+
+class TestTransactions:
+    def test_sends_take_effect_on_commit(self, broker: Broker) -> None:
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q")
+        broker.begin(producer.session, Frame("BEGIN", (("transaction", "t1"),)))
+        producer.send("/queue/q", b"1", ("transaction", "t1"))
+        assert consumer.received() == []
+        broker.commit(producer.session, Frame("COMMIT", (("transaction", "t1"),)))
+        assert consumer.bodies() == [b"1"]
+
+    def test_abort_discards(self, broker: Broker) -> None:
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q")
+        broker.begin(producer.session, Frame("BEGIN", (("transaction", "t1"),)))
+        producer.send("/queue/q", b"1", ("transaction", "t1"))
+        broker.abort(producer.session, Frame("ABORT", (("transaction", "t1"),)))
+        assert consumer.received() == []
+        assert broker.queue_depth("/queue/q") == 0
+
+    def test_acks_in_a_transaction(self, broker: Broker) -> None:
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q", ack="client-individual")
+        producer.send("/queue/q", b"1")
+        [m] = consumer.received()
+        broker.begin(consumer.session, Frame("BEGIN", (("transaction", "t"),)))
+        consumer.ack(m.get("ack") or "", "ACK", ("transaction", "t"))
+        broker.abort(consumer.session, Frame("ABORT", (("transaction", "t"),)))
+        broker.close_session(consumer.session)
+        assert broker.queue_depth("/queue/q") == 1  # the ACK was aborted
+
+    @pytest.mark.parametrize("command", ["COMMIT", "ABORT"])
+    def test_unknown_transaction(self, broker: Broker, command: str) -> None:
+        client = Client(broker)
+        with pytest.raises(BrokerError, match="unknown transaction"):
+            getattr(broker, command.lower())(
+                client.session, Frame(command, (("transaction", "x"),))
+            )
+        with pytest.raises(BrokerError, match="unknown transaction"):
+            client.send("/queue/q", b"", ("transaction", "x"))
+
+    def test_reused_transaction_id(self, broker: Broker) -> None:
+        client = Client(broker)
+        broker.begin(client.session, Frame("BEGIN", (("transaction", "t"),)))
+        with pytest.raises(BrokerError, match="already open"):
+            broker.begin(client.session, Frame("BEGIN", (("transaction", "t"),)))
+
+    def test_transaction_limits(self) -> None:
+        broker = Broker(BrokerConfig(max_transactions=1, max_transaction_frames=2))
+        client = Client(broker)
+        broker.begin(client.session, Frame("BEGIN", (("transaction", "a"),)))
+        with pytest.raises(BrokerError, match="max_transactions limit of 1"):
+            broker.begin(client.session, Frame("BEGIN", (("transaction", "b"),)))
+        client.send("/queue/q", b"", ("transaction", "a"))
+        client.send("/queue/q", b"", ("transaction", "a"))
+        with pytest.raises(BrokerError, match="max_transaction_frames limit of 2"):
+            client.send("/queue/q", b"", ("transaction", "a"))
+
+
+class TestLimitsAndConfig:
+    def test_destination_outside_prefixes_is_refused(self, broker: Broker) -> None:
+        with pytest.raises(BrokerError, match="unknown destination"):
+            Client(broker).send("/elsewhere/a")
+
+    def test_configurable_prefixes(self) -> None:
+        broker = Broker(
+            BrokerConfig(
+                prefixes={"/exchange/": DestinationKind.TOPIC, "/amq/queue/": DestinationKind.QUEUE}
+            )
+        )
+        sub, producer = Client(broker), Client(broker)
+        sub.subscribe("/exchange/x")
+        producer.send("/exchange/x", b"1")
+        assert sub.bodies() == [b"1"]
+        with pytest.raises(BrokerError):
+            producer.send("/topic/x")
+
+    def test_subscription_limit(self) -> None:
+        broker = Broker(BrokerConfig(max_subscriptions=2))
+        client = Client(broker)
+        client.subscribe("/topic/a", "1")
+        client.subscribe("/topic/a", "2")
+        with pytest.raises(BrokerError, match="max_subscriptions limit of 2"):
+            client.subscribe("/topic/a", "3")
+
+    def test_duplicate_subscription_id(self, broker: Broker) -> None:
+        client = Client(broker)
+        client.subscribe("/topic/a", "1")
+        with pytest.raises(BrokerError, match="duplicate subscription"):
+            client.subscribe("/topic/b", "1")
+
+    def test_every_default_limit_is_finite(self) -> None:
+        config = BrokerConfig()
+        for name in (
+            "queue_max_messages",
+            "queue_max_bytes",
+            "queue_high_water",
+            "topic_pending_messages",
+            "max_redeliveries",
+            "max_subscriptions",
+            "max_transactions",
+            "max_transaction_frames",
+        ):
+            assert isinstance(getattr(config, name), int), name
+
+    def test_bad_config_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="separator"):
+            BrokerConfig(separator=":")
+        with pytest.raises(ValueError, match="queue_max_messages"):
+            BrokerConfig(queue_max_messages=-1)
+
+
+class TestSlowConsumers:
+    def blocked(self, policy: SlowConsumerPolicy) -> tuple[Broker, Client, Client]:
+        broker = Broker(BrokerConfig(topic_pending_messages=2, slow_consumer_policy=policy))
+        slow, producer = Client(broker), Client(broker)
+        slow.subscribe("/topic/t")
+        broker.set_writable(slow.session, False)
+        for i in range(4):
+            producer.send("/topic/t", str(i).encode())
+        return broker, slow, producer
+
+    def test_drop_oldest(self) -> None:
+        broker, slow, _ = self.blocked(SlowConsumerPolicy.DROP_OLDEST)
+        assert slow.received() == []
+        broker.set_writable(slow.session, True)
+        assert slow.bodies() == [b"2", b"3"]
+        assert broker.stats.dropped_slow_consumer == 2
+
+    def test_drop_newest(self) -> None:
+        broker, slow, _ = self.blocked(SlowConsumerPolicy.DROP_NEWEST)
+        broker.set_writable(slow.session, True)
+        assert slow.bodies() == [b"0", b"1"]
+
+    def test_disconnect(self) -> None:
+        _, slow, _ = self.blocked(SlowConsumerPolicy.DISCONNECT)
+        assert slow.sink.failed and slow.sink.failed[0][0] == "slow consumer"
+
+    def test_order_is_kept_after_a_pause(self, broker: Broker) -> None:
+        slow, producer = Client(broker), Client(broker)
+        slow.subscribe("/topic/t")
+        producer.send("/topic/t", b"0")
+        broker.set_writable(slow.session, False)
+        producer.send("/topic/t", b"1")
+        broker.set_writable(slow.session, True)
+        producer.send("/topic/t", b"2")
+        assert slow.bodies() == [b"0", b"1", b"2"]
+
+    def test_queue_messages_wait_while_consumer_is_blocked(self, broker: Broker) -> None:
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q")
+        broker.set_writable(consumer.session, False)
+        producer.send("/queue/q", b"1")
+        assert consumer.received() == []
+        broker.set_writable(consumer.session, True)
+        assert consumer.bodies() == [b"1"]
+
+
+def test_header_escaping_per_subscriber_version(broker: Broker) -> None:
+    new, old, producer = Client(broker, "1.2"), Client(broker, "1.1"), Client(broker)
+    new.subscribe("/topic/t")
+    old.subscribe("/topic/t")
+    producer.send("/topic/t", b"x", ("k", "a:b\r"))
+    assert new.received()[0].get("k") == "a:b\r"
+    assert old.received()[0].get("k") == "a:b\r"

@@ -1,0 +1,167 @@
+"""``stompbox serve`` as a real process: start, serve, stop on a signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .helpers import RawClient, stomp_client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stompbox(*args: str) -> list[str]:
+    return [sys.executable, "-m", "stompbox.cli", *args]
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    port = free_port()
+    process = subprocess.Popen(
+        stompbox("serve", "--port", str(port)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield process, port
+    if process.poll() is None:
+        process.kill()
+    process.wait(5)
+    assert process.stdout is not None
+    process.stdout.close()
+
+
+def test_serve_logs_connections_and_stops_cleanly_on_sigterm(
+    serve: tuple[subprocess.Popen[str], int],
+) -> None:
+    process, port = serve
+    conn, listener = stomp_client(port)
+    conn.subscribe("/queue/cli", id="1")
+    conn.send("/queue/cli", "through the real server")
+    assert listener.get().body == "through the real server"
+    raw = RawClient(port)
+    raw.connect()
+    process.send_signal(signal.SIGTERM)
+    error = raw.next_frame()
+    assert error.get("message") == "server shutting down"
+    assert raw.closed_by_server()
+    assert process.wait(10) == 0
+    assert process.stdout is not None
+    log = process.stdout.read()
+    assert "listening on 127.0.0.1:" in log
+    assert "connected as" in log
+    assert "stopped" in log
+
+
+def test_sigint_exits_zero(serve: tuple[subprocess.Popen[str], int]) -> None:
+    process, _ = serve
+    process.send_signal(signal.SIGINT)
+    assert process.wait(10) == 0
+
+
+def test_help_documents_options() -> None:
+    out = subprocess.run(stompbox("serve", "--help"), capture_output=True, text=True, check=True)
+    for option in ("--host", "--port", "--config", "--separator", "--slow-consumer-policy"):
+        assert option in out.stdout
+
+
+def test_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "stompbox.toml"
+    port = free_port()
+    config.write_text(
+        f"""
+[server]
+port = {port}
+
+[broker]
+separator = "."
+prefixes = {{ "/exchange/" = "topic", "/queue/" = "queue" }}
+
+[users]
+alice = "secret"
+"""
+    )
+    process = subprocess.Popen(stompbox("serve", "--config", str(config)), stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        conn, listener = stomp_client(port, username="alice", passcode="secret")
+        conn.subscribe("/exchange/a.*", id="1", receipt="r")
+        listener.receipts.get(timeout=5)
+        conn.send("/exchange/a.b", "dot")
+        assert listener.get().body == "dot"
+        conn.disconnect()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[server]\nport = 'x'\n", "port"),
+        ("[server]\nbogus = 1\n", "unknown key(s) in [server]: bogus"),
+        ("[broker]\nseparator = ':'\n", "separator must be"),
+        ("not toml = = =", "not valid TOML"),
+        ("[nonsense]\n", "unknown section(s) nonsense"),
+    ],
+)
+def test_bad_config_names_the_problem(tmp_path: Path, content: str, message: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(content)
+    result = subprocess.run(
+        stompbox("serve", "--config", str(config)), capture_output=True, text=True, timeout=10
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stderr.startswith("stompbox serve: ")
+
+
+def test_missing_config_file() -> None:
+    result = subprocess.run(
+        stompbox("serve", "--config", "/nonexistent.toml"), capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "cannot read config file /nonexistent.toml" in result.stderr
+
+
+def test_port_in_use() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = subprocess.run(
+            stompbox("serve", "--port", str(port)),
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env={**os.environ},
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
