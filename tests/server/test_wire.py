@@ -308,3 +308,12 @@ def test_slow_topic_consumer_is_disconnected_by_policy() -> None:
         assert "ERROR" in commands
         assert server.broker is not None
         assert server.broker.stats.dropped_slow_consumer >= 1
+
+
+def test_required_heartbeat_reclaims_clients_that_negotiate_none() -> None:
+    config = ServerConfig(port=0, heartbeat_required=100, heartbeat_floor=100)
+    with ServerThread(config) as server:
+        client = RawClient(server.port)
+        client.connect("1.2", b"heart-beat:0,0\n")
+        assert client.next_frame().get("message") == "heart-beat timeout"
+        assert client.closed_by_server()

@@ -222,6 +222,15 @@ class Broker:
             return
         policy = self.config.slow_consumer_policy
         self.stats.dropped_slow_consumer += 1
+        if not sub.dropping:
+            sub.dropping = True  # log once per episode, not once per message
+            log.warning(
+                "subscriber %s of %s is %d messages behind; policy %s",
+                sub.session.id,
+                sub.destination,
+                len(pending),
+                policy.value,
+            )
         if policy is SlowConsumerPolicy.DROP_OLDEST:
             pending.popleft()
             pending.append(message)
@@ -233,8 +242,6 @@ class Broker:
                 f"subscription {sub.id} to {sub.destination} fell "
                 f"{self.config.topic_pending_messages} messages behind",
             )
-        else:
-            log.debug("dropping newest message for slow consumer %s", sub.session.id)
 
     # -- queues ------------------------------------------------------------------------
 
@@ -267,6 +274,8 @@ class Broker:
         pending = sub.pending
         while pending and sub.has_room():
             self._deliver(sub, pending.popleft())
+        if not pending:
+            sub.dropping = False
 
     def _return_to_queue(self, queue: QueueDestination, messages: list[Message]) -> None:
         """Put unacked or NACKed messages back at the head, or dead-letter them."""

@@ -36,6 +36,7 @@ class Subscription:
     __slots__ = (
         "ack",
         "destination",
+        "dropping",
         "header",
         "id",
         "kind",
@@ -73,6 +74,7 @@ class Subscription:
         self.pending: deque[Message] = deque()
         """Topic messages waiting for this subscriber to have room (bounded by config)."""
         self.queue: QueueDestination | None = None
+        self.dropping = False
 
     def has_room(self) -> bool:
         """Whether a message sent now can be written to this subscriber at once."""

@@ -29,6 +29,11 @@ _S = ConnectionState
 class ServerConnection(Connection):
     """Validates what a client sends and frames what the server answers.
 
+    ``heartbeat_floor`` (ms) raises any negotiated interval below it, so that a client
+    cannot make the server wake every millisecond. ``heartbeat_required`` (ms, 0 = off)
+    closes clients silent that long (times the grace factor) even when they negotiated no
+    heart-beats, for operators who would rather reclaim them than trust TCP keep-alive.
+
     Drive it like h11: :meth:`receive_data`, then iterate :meth:`events`. A CONNECT (or
     STOMP) frame is yielded for the caller to authenticate, then answered with
     :meth:`accept` or :meth:`reject`; events are validated lazily, so frames pipelined
@@ -45,6 +50,7 @@ class ServerConnection(Connection):
         heartbeat: tuple[int, int] = (10_000, 10_000),
         heartbeat_grace: float = 2.0,
         heartbeat_floor: int = 1_000,
+        heartbeat_required: int = 0,
         limits: Limits = DEFAULT_LIMITS,
         connect_limits: Limits = CONNECT_LIMITS,
         connect_timeout: float | None = 5.0,
@@ -53,6 +59,7 @@ class ServerConnection(Connection):
         self.versions = versions
         self.heartbeat_offer = heartbeat
         self.heartbeat_floor = heartbeat_floor
+        self.heartbeat_required = heartbeat_required
         self._parser.limits = connect_limits
         self._connect_deadline = None if connect_timeout is None else now + connect_timeout
         self._client_heartbeat = (0, 0)
@@ -131,6 +138,10 @@ class ServerConnection(Connection):
         if self.state is not _S.CONNECTING:
             raise LocalProtocolError(f"accept() needs a pending CONNECT, state is {self.state}")
         send_ms, receive_ms = negotiate_heartbeat(self.heartbeat_offer, self._client_heartbeat)
+        if self.heartbeat_required and not receive_ms:
+            # The operator's choice, beyond the spec: reclaim silent clients even when
+            # they negotiated no heart-beats.
+            receive_ms = self.heartbeat_required
         floor = self.heartbeat_floor
         self.heartbeat.send_interval = max(send_ms, floor) / 1000.0 if send_ms else 0.0
         self.heartbeat.receive_interval = max(receive_ms, floor) / 1000.0 if receive_ms else 0.0

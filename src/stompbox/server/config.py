@@ -38,6 +38,9 @@ class ServerConfig:
     """A peer is dead after this many negotiated intervals of silence."""
     heartbeat_floor: int = 1_000
     """No negotiated heart-beat interval is shorter than this (ms)."""
+    heartbeat_required: int = 0
+    """When set (ms), clients silent for this long times the grace factor are closed even
+    if they negotiated no heart-beats; 0 follows the spec (TCP keep-alive still applies)."""
     keepalive_idle: int = 60
     """TCP keep-alive: seconds of silence before probing, so that dead peers of clients
     that negotiate no heart-beats are reclaimed too (about 2 minutes in all)."""
@@ -113,6 +116,10 @@ class ServerConfig:
         for name in ("connect_timeout", "heartbeat_grace", "shutdown_grace"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, not {getattr(self, name)}")
+        if not isinstance(self.heartbeat_required, int) or self.heartbeat_required < 0:
+            raise ConfigError(
+                f"heartbeat_required must be 0 or more, not {self.heartbeat_required!r}"
+            )
         for name in ("heartbeat_floor", "outbound_buffer", "max_connections", "keepalive_idle"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:

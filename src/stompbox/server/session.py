@@ -80,6 +80,7 @@ class ServerSession:
             heartbeat=config.heartbeat,
             heartbeat_grace=config.heartbeat_grace,
             heartbeat_floor=config.heartbeat_floor,
+            heartbeat_required=config.heartbeat_required,
             limits=config.limits,
             connect_limits=config.connect_limits,
             connect_timeout=config.connect_timeout,
