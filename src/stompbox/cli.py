@@ -8,8 +8,10 @@ import sys
 from typing import Any
 
 from stompbox import __version__
+from stompbox.bench import add_bench_command
 from stompbox.broker.config import SlowConsumerPolicy
 from stompbox.server.config import ConfigError, ServerConfig
+from stompbox.tools import add_client_commands
 
 __all__ = ["main"]
 
@@ -84,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="log level (default info)",
     )
     serve.set_defaults(func=_serve)
+    add_client_commands(commands)
+    add_bench_command(commands)
     return parser
 
 

@@ -1,0 +1,19 @@
+"""The asyncio STOMP client: ``async with stompbox.connect(url) as client``."""
+
+from .client import Client, Message, Subscription, Transaction, connect
+from .errors import BrokerErrorFrame, ConnectFailed, ConnectionLost, StompError
+from .url import BrokerURL, parse_url
+
+__all__ = [
+    "BrokerErrorFrame",
+    "BrokerURL",
+    "Client",
+    "ConnectFailed",
+    "ConnectionLost",
+    "Message",
+    "StompError",
+    "Subscription",
+    "Transaction",
+    "connect",
+    "parse_url",
+]

@@ -1,0 +1,90 @@
+"""Byte streams under the client: TCP (optionally TLS) and WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl as ssl_module
+from typing import Any, Protocol
+
+from .url import BrokerURL
+
+__all__ = ["Stream", "open_stream"]
+
+SUBPROTOCOLS = ("v12.stomp", "v11.stomp", "v10.stomp")
+
+
+class Stream(Protocol):
+    async def read(self) -> bytes:
+        """Next bytes from the broker; ``b""`` at end of stream."""
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class TcpStream:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def read(self) -> bytes:
+        try:
+            return await self.reader.read(1 << 16)
+        except (ConnectionError, OSError):
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError, ssl_module.SSLError):
+            await self.writer.wait_closed()
+
+
+class WebSocketStream:
+    """STOMP over WebSocket: text messages when the bytes are UTF-8, binary otherwise."""
+
+    def __init__(self, websocket: Any) -> None:
+        self.websocket = websocket
+
+    async def read(self) -> bytes:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            message = await self.websocket.recv()
+        except ConnectionClosed:
+            return b""
+        return message.encode() if isinstance(message, str) else bytes(message)
+
+    async def write(self, data: bytes) -> None:
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            await self.websocket.send(data)
+        else:
+            await self.websocket.send(text)
+
+    async def close(self) -> None:
+        await self.websocket.close()
+
+
+async def open_stream(url: BrokerURL, ssl: ssl_module.SSLContext | None, max_size: int) -> Stream:
+    context = ssl if ssl is not None else (ssl_module.create_default_context() if url.tls else None)
+    if url.websocket:
+        from websockets.asyncio.client import connect
+        from websockets.typing import Subprotocol
+
+        scheme = "wss" if url.tls else "ws"
+        websocket = await connect(
+            f"{scheme}://{url.host}:{url.port}{url.path}",
+            subprotocols=[Subprotocol(p) for p in SUBPROTOCOLS],
+            ssl=context,
+            max_size=max_size,
+            ping_interval=None,  # STOMP heart-beats do this job
+        )
+        return WebSocketStream(websocket)
+    reader, writer = await asyncio.open_connection(url.host, url.port, ssl=context, limit=max_size)
+    return TcpStream(reader, writer)
