@@ -1,6 +1,11 @@
 """stompbox: a STOMP 1.0/1.1/1.2 broker, protocol core, client and tools for Python."""
 
+import logging
+
 __version__ = "0.1.0"
+
+# A library logs, the application decides where it goes (stompbox serve configures it).
+logging.getLogger("stompbox").addHandler(logging.NullHandler())
 
 from .client import (
     BrokerErrorFrame,

@@ -91,15 +91,21 @@ def format_message(message: Message, args: argparse.Namespace) -> str:
 
 async def subscribe_command(args: argparse.Namespace) -> int:
     headers = parse_headers(args.header)
+    ack = args.ack
+    if args.count and ack == "auto":
+        # Take no more than we print: with auto ack a queue would hand this process
+        # everything it holds, and what is not printed before exit would be lost.
+        ack = "client-individual"
+        headers.setdefault("prefetch-count", str(args.count))
     async with (
         connect(args.url, connect_timeout=args.timeout) as client,
-        client.subscribe(args.destination, ack=args.ack, headers=headers) as sub,
+        client.subscribe(args.destination, ack=ack, headers=headers) as sub,
     ):
         received = 0
         async for message in sub:
             sys.stdout.write(format_message(message, args) + "\n")
             sys.stdout.flush()
-            if args.ack != "auto":
+            if ack != "auto":
                 await message.ack()
             received += 1
             if args.count and received >= args.count:

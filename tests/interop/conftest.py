@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+RABBITMQ_URL = "stomp://guest:guest@127.0.0.1:61613/"
+RABBITMQ_WS_URL = "ws://guest:guest@127.0.0.1:15674/ws"
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> str:
+    """RabbitMQ's STOMP URL; these tests must run under CI, and skip elsewhere without it."""
+    if not (_listening(61613) and _listening(15674)):
+        message = (
+            "RabbitMQ with rabbitmq_stomp and rabbitmq_web_stomp is not running on "
+            "127.0.0.1:61613/15674; start it with `scripts/rabbitmq.sh start`"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (.ci/run does this under CI)")
+        pytest.skip(message)
+    return RABBITMQ_URL

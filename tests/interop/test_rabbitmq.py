@@ -1,0 +1,156 @@
+"""The stompbox client and CLI against a real RabbitMQ with the STOMP plugins."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+import pytest
+
+import stompbox
+
+from .conftest import RABBITMQ_WS_URL
+
+pytestmark = pytest.mark.rabbitmq
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}stompbox-test-{uuid.uuid4().hex[:8]}"
+
+
+def test_queue_round_trip_and_headers(rabbitmq: str) -> None:
+    queue = unique("/queue/")
+
+    async def main() -> None:
+        async with stompbox.connect(rabbitmq) as client:
+            assert client.version == "1.2"
+            assert client.server and client.server.startswith("RabbitMQ")
+            async with client.subscribe(queue) as sub:
+                await client.send(queue, {"order": 1}, headers={"x-trace": "t1"}, receipt=True)
+                message = await sub.get(5)
+                assert message.json() == {"order": 1}
+                assert message.headers["x-trace"] == "t1"
+                assert message.headers["content-type"] == "application/json"
+
+    run(main())
+
+
+def test_topic_fan_out(rabbitmq: str) -> None:
+    topic = unique("/topic/")
+
+    async def main() -> None:
+        async with (
+            stompbox.connect(rabbitmq) as a,
+            stompbox.connect(rabbitmq) as b,
+            a.subscribe(topic) as sa,
+            b.subscribe(topic) as sb,
+        ):
+            await a.send(topic, "news", receipt=True)
+            assert (await sa.get(5)).text == "news"
+            assert (await sb.get(5)).text == "news"
+
+    run(main())
+
+
+def test_nack_redelivers_and_ack_settles(rabbitmq: str) -> None:
+    queue = unique("/queue/")
+
+    async def main() -> None:
+        async with (
+            stompbox.connect(rabbitmq) as client,
+            client.subscribe(queue, ack="client-individual") as sub,
+        ):
+            await client.send(queue, "job", receipt=True)
+            first = await sub.get(5)
+            await first.nack()
+            again = await sub.get(5)
+            assert again.text == "job"
+            assert again.redelivered
+            await again.ack()
+            with pytest.raises(TimeoutError):
+                await sub.get(0.5)
+
+    run(main())
+
+
+def test_transaction(rabbitmq: str) -> None:
+    queue = unique("/queue/")
+
+    async def main() -> None:
+        async with stompbox.connect(rabbitmq) as client, client.subscribe(queue) as sub:
+            async with client.transaction() as tx:
+                await tx.send(queue, "in tx")
+                with pytest.raises(TimeoutError):
+                    await sub.get(0.3)
+            assert (await sub.get(5)).text == "in tx"
+
+    run(main())
+
+
+def test_broker_error_is_raised(rabbitmq: str) -> None:
+    async def main() -> None:
+        async with stompbox.connect(rabbitmq) as client:
+            with pytest.raises(stompbox.BrokerErrorFrame) as info:
+                await client.send("/bogus/place", "x", receipt=True)
+            assert info.value.message
+
+    run(main())
+
+
+def test_wrong_vhost_fails_to_connect(rabbitmq: str) -> None:
+    async def main() -> None:
+        with pytest.raises(stompbox.ConnectFailed, match="refused"):
+            await stompbox.connect("stomp://guest:guest@127.0.0.1:61613/no-such-vhost").open()
+
+    run(main())
+
+
+def test_heartbeats_are_negotiated(rabbitmq: str) -> None:
+    async def main() -> None:
+        async with stompbox.connect(rabbitmq, heartbeat=(500, 500)) as client:
+            await asyncio.sleep(1.5)
+            queue = unique("/queue/")
+            async with client.subscribe(queue) as sub:
+                await client.send(queue, "still here", receipt=True)
+                assert (await sub.get(5)).text == "still here"
+
+    run(main())
+
+
+def test_websocket_web_stomp(rabbitmq: str) -> None:
+    topic = unique("/topic/")
+
+    async def main() -> None:
+        async with stompbox.connect(RABBITMQ_WS_URL) as client:
+            assert client.server and client.server.startswith("RabbitMQ")
+            async with client.subscribe(topic) as sub:
+                await client.send(topic, "über websocket", receipt=True)
+                assert (await sub.get(5)).text == "über websocket"
+
+    run(main())
+
+
+def test_cli_against_rabbitmq(rabbitmq: str) -> None:
+    queue = unique("/queue/")
+    cli = [sys.executable, "-m", "stompbox.cli"]
+    subprocess.run(
+        [*cli, "send", queue, "-", "--lines", "--receipt", "--url", rabbitmq],
+        input=b"a\nb\n",
+        check=True,
+        timeout=30,
+    )
+    out = subprocess.run(
+        [*cli, "subscribe", queue, "--count", "2", "--url", rabbitmq],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    assert out == "a\nb\n"
