@@ -2,11 +2,6 @@
 
 import logging
 
-__version__ = "0.1.0"
-
-# A library logs, the application decides where it goes (stompbox serve configures it).
-logging.getLogger("stompbox").addHandler(logging.NullHandler())
-
 from .client import (
     BrokerErrorFrame,
     Client,
@@ -18,6 +13,11 @@ from .client import (
     Transaction,
     connect,
 )
+
+__version__ = "0.1.0"
+
+# A library logs; the application decides where it goes (stompbox serve configures it).
+logging.getLogger("stompbox").addHandler(logging.NullHandler())
 
 __all__ = [
     "BrokerErrorFrame",
