@@ -26,7 +26,7 @@ def stompbox(*args: str) -> list[str]:
 def broker_url() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        stompbox("serve", "--port", str(port), "--log-level", "warning"),
+        stompbox("serve", "--port", str(port), "--ws-port", "0", "--log-level", "warning"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -24,6 +24,10 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
+    if args.ws_port is not None:
+        overrides["ws_port"] = args.ws_port
+    if args.ws_path is not None:
+        overrides["ws_path"] = args.ws_path
     try:
         if args.config is not None:
             config = ServerConfig.from_toml(args.config, **overrides)
@@ -61,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the broker",
         description=(
-            "Run the embedded broker with STOMP over TCP. With no options it listens on "
-            "127.0.0.1:61613 with /topic/ (publish-subscribe) and /queue/ (point-to-point) "
+            "Run the embedded broker. With no options it listens for STOMP over TCP on "
+            "127.0.0.1:61613 and over WebSocket on ws://127.0.0.1:15674/ws (subprotocols "
+            "v12.stomp, v11.stomp, v10.stomp), with /topic/ (publish-subscribe) and /queue/ "
+            "(point-to-point) "
             "destinations and no authentication. Everything else (limits, heart-beats, "
             "users, virtual hosts, destination prefixes, queue bounds, dead-lettering) is "
             "set in a TOML file given with --config; see docs/configuration.md."
@@ -70,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port (default 61613)")
+    serve.add_argument(
+        "--ws-port", type=int, help="WebSocket port (default 15674; 0 turns WebSocket off)"
+    )
+    serve.add_argument("--ws-path", help="WebSocket path (default /ws)")
     serve.add_argument("--config", metavar="FILE", help="TOML configuration file")
     serve.add_argument(
         "--separator", choices=["/", "."], help="topic wildcard segment separator (default /)"

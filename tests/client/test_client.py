@@ -24,7 +24,9 @@ def run(coro: Awaitable[Any]) -> Any:
 
 @contextlib.asynccontextmanager
 async def server(**config: Any) -> AsyncIterator[TcpServer]:
-    async with start_server(ServerConfig(port=config.pop("port", 0), **config)) as running:
+    async with start_server(
+        ServerConfig(port=config.pop("port", 0), ws_port=0, **config)
+    ) as running:
         yield running
 
 
@@ -242,7 +244,7 @@ def test_reconnect_resubscribes() -> None:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         broker = Broker()
-        config = ServerConfig(port=port)
+        config = ServerConfig(port=port, ws_port=0)
         first = TcpServer(broker, config)
         await first.start()
         client = stompbox.connect(f"stomp://127.0.0.1:{port}/", reconnect=True, backoff=(0.05, 0.2))

@@ -13,7 +13,7 @@ from stompbox.server import ServerConfig, start_server
 
 def test_stomp_py_producer_stompbox_consumer_and_back() -> None:
     async def main() -> None:
-        async with start_server(ServerConfig(port=0)) as server:
+        async with start_server(ServerConfig(port=0, ws_port=0)) as server:
             url = f"stomp://127.0.0.1:{server.port}/"
             async with stompbox.connect(url) as client, client.subscribe("/queue/mixed") as sub:
                 replies: list[Any] = []

@@ -18,5 +18,5 @@ def close_raw_clients() -> Iterator[None]:
 
 @pytest.fixture
 def server() -> Iterator[ServerThread]:
-    with ServerThread(ServerConfig(port=0)) as running:
+    with ServerThread(ServerConfig(port=0, ws_port=0)) as running:
         yield running

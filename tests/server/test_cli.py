@@ -30,7 +30,7 @@ def stompbox(*args: str) -> list[str]:
 def serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
     process = subprocess.Popen(
-        stompbox("serve", "--port", str(port)),
+        stompbox("serve", "--port", str(port), "--ws-port", "0"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -100,7 +100,9 @@ prefixes = {{ "/exchange/" = "topic", "/queue/" = "queue" }}
 alice = "secret"
 """
     )
-    process = subprocess.Popen(stompbox("serve", "--config", str(config)), stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        stompbox("serve", "--config", str(config), "--ws-port", "0"), stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -136,7 +138,10 @@ def test_bad_config_names_the_problem(tmp_path: Path, content: str, message: str
     config = tmp_path / "bad.toml"
     config.write_text(content)
     result = subprocess.run(
-        stompbox("serve", "--config", str(config)), capture_output=True, text=True, timeout=10
+        stompbox("serve", "--config", str(config), "--ws-port", "0"),
+        capture_output=True,
+        text=True,
+        timeout=10,
     )
     assert result.returncode == 2
     assert message in result.stderr
@@ -157,7 +162,7 @@ def test_port_in_use() -> None:
         sock.listen()
         port = sock.getsockname()[1]
         result = subprocess.run(
-            stompbox("serve", "--port", str(port)),
+            stompbox("serve", "--port", str(port), "--ws-port", "0"),
             capture_output=True,
             text=True,
             timeout=10,

@@ -109,7 +109,7 @@ def test_subscribe_receipt_means_the_subscription_is_live(server: ServerThread) 
 def test_wildcards(
     separator: str, pattern: str, destinations: list[str], expected: list[str]
 ) -> None:
-    config = ServerConfig(port=0, broker=BrokerConfig(separator=separator))
+    config = ServerConfig(port=0, ws_port=0, broker=BrokerConfig(separator=separator))
     with ServerThread(config) as server:
         conn, listener = stomp_client(server.port)
         conn.subscribe(pattern, id="1", receipt="r")
@@ -217,7 +217,7 @@ def test_disconnect_receipt(server: ServerThread) -> None:
 
 
 def test_heartbeats_with_stomp_py() -> None:
-    config = ServerConfig(port=0, heartbeat=(200, 200), heartbeat_floor=100)
+    config = ServerConfig(port=0, ws_port=0, heartbeat=(200, 200), heartbeat_floor=100)
     with ServerThread(config) as server:
         conn, listener = stomp_client(server.port, heartbeats=(200, 200))
         time.sleep(1.0)  # several intervals: both sides keep the connection alive
@@ -229,7 +229,7 @@ def test_heartbeats_with_stomp_py() -> None:
 
 
 def test_authentication() -> None:
-    config = ServerConfig(port=0, users={"alice": "secret"})
+    config = ServerConfig(port=0, ws_port=0, users={"alice": "secret"})
     with ServerThread(config) as server:
         conn, _ = stomp_client(server.port, username="alice", passcode="secret")
         assert conn.is_connected()

@@ -168,7 +168,9 @@ class TestLimits:
         assert client.closed_by_server()
 
     def test_body_limit_names_the_limit(self) -> None:
-        config = ServerConfig(port=0, limits=Limits(max_body_size=1000, max_frame_size=5000))
+        config = ServerConfig(
+            port=0, ws_port=0, limits=Limits(max_body_size=1000, max_frame_size=5000)
+        )
         with ServerThread(config) as server:
             client = RawClient(server.port)
             client.connect()
@@ -178,7 +180,7 @@ class TestLimits:
             assert client.closed_by_server()
 
     def test_header_count_limit(self) -> None:
-        config = ServerConfig(port=0, limits=Limits(max_headers=4))
+        config = ServerConfig(port=0, ws_port=0, limits=Limits(max_headers=4))
         with ServerThread(config) as server:
             client = RawClient(server.port)
             client.connect()
@@ -186,7 +188,7 @@ class TestLimits:
             assert client.next_frame().get("message") == "max_headers limit of 4 exceeded"
 
     def test_connect_timeout(self) -> None:
-        with ServerThread(ServerConfig(port=0, connect_timeout=0.3)) as server:
+        with ServerThread(ServerConfig(port=0, ws_port=0, connect_timeout=0.3)) as server:
             client = RawClient(server.port)
             client.send(b"CONN")
             error = client.next_frame()
@@ -194,7 +196,7 @@ class TestLimits:
             assert client.closed_by_server()
 
     def test_max_connections(self) -> None:
-        with ServerThread(ServerConfig(port=0, max_connections=2)) as server:
+        with ServerThread(ServerConfig(port=0, ws_port=0, max_connections=2)) as server:
             clients = [RawClient(server.port) for _ in range(2)]
             for client in clients:
                 client.connect()
@@ -202,7 +204,7 @@ class TestLimits:
             assert extra.next_frame().get("message") == "max_connections limit of 2 exceeded"
 
     def test_subscription_limit(self) -> None:
-        config = ServerConfig(port=0, broker=BrokerConfig(max_subscriptions=1))
+        config = ServerConfig(port=0, ws_port=0, broker=BrokerConfig(max_subscriptions=1))
         with ServerThread(config) as server:
             client = RawClient(server.port)
             client.connect()
@@ -213,7 +215,7 @@ class TestLimits:
 
 class TestHeartbeats:
     def test_server_sends_heartbeats(self) -> None:
-        config = ServerConfig(port=0, heartbeat=(100, 0), heartbeat_floor=100)
+        config = ServerConfig(port=0, ws_port=0, heartbeat=(100, 0), heartbeat_floor=100)
         with ServerThread(config) as server:
             client = RawClient(server.port)
             connected = client.connect("1.2", b"heart-beat:0,100\n")
@@ -226,7 +228,9 @@ class TestHeartbeats:
             assert len(client.raw) == raw_before
 
     def test_silent_client_is_closed_after_grace(self) -> None:
-        config = ServerConfig(port=0, heartbeat=(0, 100), heartbeat_floor=100, heartbeat_grace=2.0)
+        config = ServerConfig(
+            port=0, ws_port=0, heartbeat=(0, 100), heartbeat_floor=100, heartbeat_grace=2.0
+        )
         with ServerThread(config) as server:
             client = RawClient(server.port)
             client.connect("1.2", b"heart-beat:100,0\n")
@@ -237,7 +241,7 @@ class TestHeartbeats:
             assert 0.15 < time.monotonic() - start < 2.0
 
     def test_heartbeating_client_stays(self) -> None:
-        config = ServerConfig(port=0, heartbeat=(0, 100), heartbeat_floor=100)
+        config = ServerConfig(port=0, ws_port=0, heartbeat=(0, 100), heartbeat_floor=100)
         with ServerThread(config) as server:
             client = RawClient(server.port)
             client.connect("1.2", b"heart-beat:100,0\n")
@@ -248,7 +252,7 @@ class TestHeartbeats:
             assert client.next_frame().get("receipt-id") == "r"
 
     def test_floor_raises_requested_interval(self) -> None:
-        config = ServerConfig(port=0, heartbeat=(0, 10), heartbeat_floor=400)
+        config = ServerConfig(port=0, ws_port=0, heartbeat=(0, 10), heartbeat_floor=400)
         with ServerThread(config) as server:
             client = RawClient(server.port)
             client.connect("1.2", b"heart-beat:10,0\n")
@@ -258,7 +262,7 @@ class TestHeartbeats:
 
 
 def test_virtual_hosts() -> None:
-    with ServerThread(ServerConfig(port=0, virtual_hosts=["/prod"])) as server:
+    with ServerThread(ServerConfig(port=0, ws_port=0, virtual_hosts=["/prod"])) as server:
         client = RawClient(server.port)
         client.send(b"CONNECT\naccept-version:1.2\nhost:/dev\n\n\0")
         assert client.next_frame().get("message") == "unknown virtual host"
@@ -276,6 +280,7 @@ def test_any_host_is_accepted_by_default(server: ServerThread) -> None:
 def test_slow_topic_consumer_is_disconnected_by_policy() -> None:
     config = ServerConfig(
         port=0,
+        ws_port=0,
         outbound_buffer=64 * 1024,
         broker=BrokerConfig(
             topic_pending_messages=10, slow_consumer_policy=SlowConsumerPolicy.DISCONNECT
@@ -311,7 +316,7 @@ def test_slow_topic_consumer_is_disconnected_by_policy() -> None:
 
 
 def test_required_heartbeat_reclaims_clients_that_negotiate_none() -> None:
-    config = ServerConfig(port=0, heartbeat_required=100, heartbeat_floor=100)
+    config = ServerConfig(port=0, ws_port=0, heartbeat_required=100, heartbeat_floor=100)
     with ServerThread(config) as server:
         client = RawClient(server.port)
         client.connect("1.2", b"heart-beat:0,0\n")

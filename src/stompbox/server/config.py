@@ -25,6 +25,9 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = 61613
+    ws_port: int = 15674
+    """WebSocket listener (RabbitMQ Web-STOMP's port); 0 turns it off."""
+    ws_path: str = "/ws"
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     limits: Limits = DEFAULT_LIMITS
     """Frames after CONNECT: 4 MiB bodies, 128 headers, 8 KiB header lines."""
@@ -113,6 +116,12 @@ class ServerConfig:
     def validate(self) -> None:
         if not 0 <= self.port < 65536:
             raise ConfigError(f"port must be 0-65535, not {self.port}")
+        if not 0 <= self.ws_port < 65536:
+            raise ConfigError(
+                f"ws_port must be 0-65535 (0 turns WebSocket off), not {self.ws_port}"
+            )
+        if not self.ws_path.startswith("/"):
+            raise ConfigError(f"ws_path must start with '/', not {self.ws_path!r}")
         for name in ("connect_timeout", "heartbeat_grace", "shutdown_grace"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, not {getattr(self, name)}")

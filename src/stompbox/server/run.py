@@ -12,6 +12,7 @@ from stompbox.broker import Broker
 
 from .config import ServerConfig
 from .tcp import TcpServer
+from .websocket import serve_websocket
 
 __all__ = ["run", "serve", "start_server"]
 
@@ -26,9 +27,15 @@ async def start_server(
     config = config or ServerConfig()
     server = TcpServer(broker or Broker(config.broker), config)
     await server.start()
+    websocket = None
     try:
+        if config.ws_port:
+            websocket = await serve_websocket(server.broker, config, server.connections)
+            server.ws_port = int(next(iter(websocket.sockets)).getsockname()[1])
         yield server
     finally:
+        if websocket is not None:
+            websocket.close(close_connections=False)
         await server.stop()
 
 
@@ -42,6 +49,13 @@ async def serve(config: ServerConfig) -> None:
         log.info(
             "stompbox listening on %s:%d (STOMP 1.0, 1.1, 1.2 over TCP)", config.host, server.port
         )
+        if config.ws_port:
+            log.info(
+                "stompbox listening on ws://%s:%d%s (STOMP over WebSocket)",
+                config.host,
+                server.ws_port,
+                config.ws_path,
+            )
         await stop.wait()
         log.info("stopping: %d connection(s) open", len(server.connections))
     log.info("stopped")

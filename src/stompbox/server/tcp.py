@@ -94,6 +94,8 @@ class TcpServer:
         self.config = config
         self.loop = asyncio.get_running_loop()
         self.connections: set[ServerSession] = set()
+        """Sessions of every transport sharing this server (WebSocket ones too)."""
+        self.ws_port = 0
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:

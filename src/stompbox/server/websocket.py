@@ -1,0 +1,291 @@
+"""STOMP over WebSocket: the same sessions as TCP, behind two front doors.
+
+- :func:`serve_websocket` listens with the ``websockets`` library (what ``stompbox serve``
+  runs on port 15674 at ``/ws``, as RabbitMQ Web-STOMP does);
+- :class:`StompASGI` is an ASGI application, to mount beside HTTP routes in Starlette or
+  FastAPI and run under uvicorn.
+
+Either way a :class:`MessageTransport` turns the session's byte writes into WebSocket
+messages: text when the bytes are valid UTF-8 (browsers require it of text), binary
+otherwise. A message may hold one frame or many, in both directions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from stompbox.broker import Broker
+
+from .config import ServerConfig
+from .session import ServerSession
+
+__all__ = ["SUBPROTOCOLS", "MessageTransport", "StompASGI", "choose_subprotocol", "serve_websocket"]
+
+log = logging.getLogger("stompbox.server")
+
+SUBPROTOCOLS = ("v12.stomp", "v11.stomp", "v10.stomp")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def choose_subprotocol(offered: list[str] | tuple[str, ...]) -> str | None:
+    """The highest STOMP version the client offers, or None (clients may offer none)."""
+    for protocol in SUBPROTOCOLS:
+        if protocol in offered:
+            return protocol
+    return None
+
+
+class MessageTransport:
+    """A :class:`~stompbox.server.session.Transport` over WebSocket messages.
+
+    Writes are queued and sent by one task, in order; past ``limit`` queued bytes the
+    session is told to stop writing (as TCP's ``pause_writing``), and below half of it to
+    resume. ``pause_reading`` makes the receive loop wait.
+    """
+
+    def __init__(
+        self,
+        send_text: Callable[[str], Awaitable[None]],
+        send_bytes: Callable[[bytes], Awaitable[None]],
+        limit: int,
+    ) -> None:
+        self._send_text = send_text
+        self._send_bytes = send_bytes
+        self._limit = limit
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._paused_writing = False
+        self.reading = asyncio.Event()
+        self.reading.set()
+        self.closed = asyncio.Event()
+        self.session: ServerSession | None = None
+
+    # Transport, called by the session
+    def write(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self._queue.append(data)
+        self._queued += len(data)
+        self._wake.set()
+        if self._queued > self._limit and not self._paused_writing and self.session is not None:
+            self._paused_writing = True
+            self.session.pause_writing()
+
+    def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def pause_reading(self) -> None:
+        self.reading.clear()
+
+    def resume_reading(self) -> None:
+        self.reading.set()
+
+    async def run_writer(self) -> None:
+        """Send queued bytes until closed; returns once everything before close is sent."""
+        queue = self._queue
+        while True:
+            if not queue:
+                if self._closing:
+                    break
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            data = queue.popleft() if len(queue) == 1 else _take_all(queue)
+            self._queued -= len(data)
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                await self._send_bytes(data)
+            else:
+                await self._send_text(text)
+            if (
+                self._paused_writing
+                and self._queued < self._limit // 2
+                and self.session is not None
+            ):
+                self._paused_writing = False
+                self.session.resume_writing()
+        self.closed.set()
+
+
+def _take_all(queue: deque[bytes]) -> bytes:
+    data = b"".join(queue)
+    queue.clear()
+    return data
+
+
+# -- the websockets library's server -----------------------------------------------------
+
+
+async def serve_websocket(
+    broker: Broker, config: ServerConfig, connections: set[ServerSession]
+) -> Any:
+    """Start a WebSocket listener on ``config.host:config.ws_port`` at ``config.ws_path``."""
+    from websockets.asyncio.server import ServerConnection as WebSocket
+    from websockets.asyncio.server import serve
+    from websockets.datastructures import Headers
+    from websockets.http11 import Request, Response
+    from websockets.typing import Subprotocol
+
+    loop = asyncio.get_running_loop()
+
+    def check_path(websocket: WebSocket, request: Request) -> Response | None:
+        if request.path.split("?", 1)[0] != config.ws_path:
+            return Response(
+                404, "Not Found", Headers(), f"no STOMP endpoint at {request.path}\n".encode()
+            )
+        if len(connections) >= config.max_connections:
+            return Response(
+                503, "Service Unavailable", Headers(), b"max_connections limit reached\n"
+            )
+        return None
+
+    def select(websocket: WebSocket, offered: Any) -> Subprotocol | None:
+        chosen = choose_subprotocol(list(offered))
+        return Subprotocol(chosen) if chosen else None
+
+    async def handler(websocket: WebSocket) -> None:
+        transport = MessageTransport(websocket.send, websocket.send, config.outbound_buffer)
+        host, port = websocket.remote_address[:2]
+        session = ServerSession(broker, config, transport, f"ws:{host}:{port}", loop)
+        transport.session = session
+        connections.add(session)
+        writer = asyncio.create_task(transport.run_writer())
+        try:
+            while not transport.is_closing():
+                if not transport.reading.is_set():
+                    await transport.reading.wait()
+                    continue
+                try:
+                    message = await websocket.recv()
+                except Exception:  # closed by the peer, or a broken connection
+                    break
+                session.data_received(message.encode() if isinstance(message, str) else message)
+            transport.close()
+            await asyncio.wait_for(writer, config.shutdown_grace)
+        except TimeoutError:
+            pass
+        finally:
+            writer.cancel()
+            connections.discard(session)
+            session.connection_lost()
+            await websocket.close()
+
+    return await serve(
+        handler,
+        config.host,
+        config.ws_port,
+        process_request=check_path,
+        select_subprotocol=select,
+        max_size=(config.limits.max_frame_size or 1 << 26) + 1024,
+        ping_interval=None,  # STOMP heart-beats do this job
+        compression=None,
+    )
+
+
+# -- ASGI --------------------------------------------------------------------------------
+
+
+class StompASGI:
+    """An ASGI application serving STOMP over WebSocket on every path it is mounted at.
+
+    ``broker`` is shared with whatever else should reach it (an application, a TCP
+    listener); HTTP requests get ``426 Upgrade Required``.
+    """
+
+    def __init__(self, broker: Broker | None = None, config: ServerConfig | None = None) -> None:
+        self.config = config or ServerConfig()
+        self.broker = broker or Broker(self.config.broker)
+        self.connections: set[ServerSession] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    for session in list(self.connections):
+                        session.shutdown()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        else:
+            body = b"STOMP over WebSocket: connect with a WebSocket client\n"
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 426,
+                    "headers": [(b"content-type", b"text/plain"), (b"upgrade", b"websocket")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        if len(self.connections) >= self.config.max_connections:
+            await send({"type": "websocket.close", "code": 1013})
+            return
+        await send(
+            {
+                "type": "websocket.accept",
+                "subprotocol": choose_subprotocol(scope.get("subprotocols", [])),
+            }
+        )
+
+        async def send_text(text: str) -> None:
+            await send({"type": "websocket.send", "text": text})
+
+        async def send_bytes(data: bytes) -> None:
+            await send({"type": "websocket.send", "bytes": data})
+
+        transport = MessageTransport(send_text, send_bytes, self.config.outbound_buffer)
+        client = scope.get("client") or ("?", 0)
+        session = ServerSession(
+            self.broker,
+            self.config,
+            transport,
+            f"ws:{client[0]}:{client[1]}",
+            asyncio.get_running_loop(),
+        )
+        transport.session = session
+        self.connections.add(session)
+        writer = asyncio.create_task(transport.run_writer())
+        try:
+            while not transport.is_closing():
+                if not transport.reading.is_set():
+                    await transport.reading.wait()
+                    continue
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                data = message.get("bytes")
+                if data is None:
+                    data = (message.get("text") or "").encode()
+                session.data_received(data)
+            transport.close()
+            await asyncio.wait_for(writer, self.config.shutdown_grace)
+            await send({"type": "websocket.close", "code": 1000})
+        except (TimeoutError, OSError, RuntimeError):
+            pass  # the peer went away mid-write
+        finally:
+            writer.cancel()
+            self.connections.discard(session)
+            session.connection_lost()
