@@ -4,13 +4,16 @@ from .config import ConfigError, ServerConfig
 from .run import run, serve, start_server
 from .session import ServerSession
 from .tcp import TcpServer
+from .websocket import StompASGI, serve_websocket
 
 __all__ = [
     "ConfigError",
     "ServerConfig",
     "ServerSession",
+    "StompASGI",
     "TcpServer",
     "run",
     "serve",
+    "serve_websocket",
     "start_server",
 ]
