@@ -325,7 +325,7 @@ def test_tls_with_stomps_url(tmp_path: Any) -> None:
         ("stomp://h/%2F", "stomp", "h", 61613, None, "/", ""),
         ("stomps://h", "stomps", "h", 61614, None, "/", ""),
         ("ws://u:p@h:15674/ws", "ws", "h", 15674, "u", "/", "/ws"),
-        ("wss://h/stomp?vhost=prod", "wss", "h", 15673, None, "prod", "/stomp"),
+        ("wss://h/stomp?vhost=prod", "wss", "h", 15673, None, "prod", "/stomp?vhost=prod"),
     ],
 )
 def test_parse_url(

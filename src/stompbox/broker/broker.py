@@ -153,32 +153,44 @@ class Broker:
                     destination = header[1]
             else:
                 user.append(header)
+        queue = self.publish(destination, tuple(user), body)
+        if (
+            queue is not None
+            and len(queue.backlog) >= self.config.queue_high_water
+            and queue.consumers
+            and session.blocked_on is None
+        ):
+            session.blocked_on = queue
+            queue.blocked.append(session)
+            self.stats.producers_paused += 1
+            session.sink.pause_reading()
+
+    def publish(
+        self, destination: str, headers: tuple[tuple[str, str], ...], body: bytes
+    ) -> QueueDestination | None:
+        """Route a message from anywhere (a SEND, or an application's template).
+
+        ``headers`` are the sender's own; the broker adds destination and message-id.
+        Returns the queue it went to, if any, so that a caller may apply back-pressure.
+        """
         prefix, kind, wildcard = self.route(destination)
         if wildcard:
             raise BrokerError(
                 "invalid destination", f"a SEND destination cannot hold wildcards: {destination}"
             )
         self._counter += 1
-        message = Message(destination, f"{self._run}-{self._counter}", tuple(user), body)
+        message = Message(destination, f"{self._run}-{self._counter}", headers, body)
         self.stats.published += 1
         if kind is _QUEUE:
             queue = self._queue(destination)
             self._enqueue(queue, message)
-            if (
-                len(queue.backlog) >= self.config.queue_high_water
-                and queue.consumers
-                and session.blocked_on is None
-            ):
-                session.blocked_on = queue
-                queue.blocked.append(session)
-                self.stats.producers_paused += 1
-                session.sink.pause_reading()
-            return
+            return queue
         for sub in self._topics.match(destination, prefix):
             if sub.pending or not sub.has_room():
                 self._hold(sub, message)
             else:
                 self._deliver(sub, message)
+        return None
 
     def _enqueue(self, queue: QueueDestination, message: Message) -> None:
         consumer = queue.next_consumer() if not queue.backlog else None

@@ -8,7 +8,7 @@ import itertools
 import json
 import logging
 import ssl as ssl_module
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -194,6 +194,7 @@ class Client:
         max_queue: int = 1_000,
         headers: HeaderArg = None,
         versions: tuple[str, ...] = ("1.0", "1.1", "1.2"),
+        stream_factory: Callable[[], Awaitable[Stream]] | None = None,
     ) -> None:
         self.url: BrokerURL = parse_url(url)
         self.login = login if login is not None else self.url.login
@@ -207,6 +208,7 @@ class Client:
         self.max_queue = max_queue
         self.connect_headers = dict(headers or {})
         self.versions = versions
+        self._stream_factory = stream_factory
         self.version: str | None = None
         self.server: str | None = None
         self.session: str | None = None
@@ -218,7 +220,8 @@ class Client:
         self._ids = itertools.count(1)
         self._generation = 0
         self._connected = asyncio.Event()
-        self._closing = False
+        self._closing = False  # close() began: no reconnecting
+        self._closed = False  # DISCONNECT done: no more frames
         self._error: BaseException | None = None
         self._reconnector: asyncio.Task[None] | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
@@ -244,7 +247,10 @@ class Client:
     async def _open(self) -> None:
         url = self.url
         try:
-            stream = await open_stream(url, self.ssl, self.limits.max_frame_size or 1 << 26)
+            if self._stream_factory is not None:
+                stream = await self._stream_factory()
+            else:
+                stream = await open_stream(url, self.ssl, self.limits.max_frame_size or 1 << 26)
         except (OSError, ssl_module.SSLError) as exc:
             raise ConnectFailed(f"cannot reach {url.host}:{url.port}: {exc}") from exc
         except Exception as exc:  # websockets' handshake errors
@@ -301,6 +307,7 @@ class Client:
         if self._conn is not None and self._connected.is_set():
             with contextlib.suppress(StompError, OSError, asyncio.TimeoutError):
                 await asyncio.wait_for(self._request(Frame("DISCONNECT"), receipt=True), 5)
+        self._closed = True
         await self._shutdown(ConnectionLost("the client closed the connection"), final=True)
 
     async def _shutdown(self, error: BaseException, *, final: bool) -> None:
@@ -418,7 +425,7 @@ class Client:
     # -- frames ------------------------------------------------------------------------
 
     async def _ready(self) -> tuple[ClientConnection, Stream]:
-        if self._closing:
+        if self._closed:
             raise ConnectionLost("the client is closed")
         if not self._connected.is_set():
             if not self.reconnect or self._error is None:

@@ -20,7 +20,8 @@ class BrokerURL:
     vhost: str
     """Sent as CONNECT's ``host`` header; RabbitMQ reads it as the virtual host."""
     path: str
-    """The WebSocket path (``ws``/``wss`` only)."""
+    """The WebSocket path with its query string (``ws``/``wss`` only): a token there
+    reaches the server's handshake."""
 
     @property
     def tls(self) -> bool:
@@ -51,7 +52,7 @@ def parse_url(url: str) -> BrokerURL:
         raise ValueError(f"invalid port in broker URL {url!r}") from None
     query = parse_qs(parts.query)
     if scheme in ("ws", "wss"):
-        path = parts.path or "/ws"
+        path = (parts.path or "/ws") + (f"?{parts.query}" if parts.query else "")
         vhost = query.get("vhost", ["/"])[0]
     else:
         path = ""

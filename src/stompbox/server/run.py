@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from stompbox.broker import Broker
 
 from .config import ServerConfig
+from .session import Application
 from .tcp import TcpServer
 from .websocket import serve_websocket
 
@@ -21,16 +22,19 @@ log = logging.getLogger("stompbox.server")
 
 @contextlib.asynccontextmanager
 async def start_server(
-    config: ServerConfig | None = None, broker: Broker | None = None
+    config: ServerConfig | None = None,
+    broker: Broker | None = None,
+    app: Application | None = None,
 ) -> AsyncIterator[TcpServer]:
-    """Run a server inside ``async with``; it stops cleanly on exit (tests use this)."""
+    """Run TCP (and WebSocket, unless ``ws_port`` is 0) listeners inside ``async with``;
+    they stop cleanly on exit."""
     config = config or ServerConfig()
-    server = TcpServer(broker or Broker(config.broker), config)
+    server = TcpServer(broker or Broker(config.broker), config, app)
     await server.start()
     websocket = None
     try:
         if config.ws_port:
-            websocket = await serve_websocket(server.broker, config, server.connections)
+            websocket = await serve_websocket(server.broker, config, server.connections, app)
             server.ws_port = int(next(iter(websocket.sockets)).getsockname()[1])
         yield server
     finally:
@@ -39,13 +43,15 @@ async def start_server(
         await server.stop()
 
 
-async def serve(config: ServerConfig) -> None:
+async def serve(
+    config: ServerConfig, broker: Broker | None = None, app: Application | None = None
+) -> None:
     """Serve until SIGINT or SIGTERM, then stop accepting, drain and close."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with start_server(config) as server:
+    async with start_server(config, broker, app) as server:
         log.info(
             "stompbox listening on %s:%d (STOMP 1.0, 1.1, 1.2 over TCP)", config.host, server.port
         )
@@ -61,11 +67,11 @@ async def serve(config: ServerConfig) -> None:
     log.info("stopped")
 
 
-def run(config: ServerConfig) -> None:
+def run(config: ServerConfig, broker: Broker | None = None, app: Application | None = None) -> None:
     """Run :func:`serve` on uvloop when it is installed, else on asyncio's own loop."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, broker, app))
     else:
-        uvloop.run(serve(config))
+        uvloop.run(serve(config, broker, app))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from stompbox.broker import Broker, BrokerError, Session
 from stompbox.protocol import (
@@ -18,11 +19,12 @@ from stompbox.protocol import (
     HeartbeatTimeout,
     RemoteProtocolError,
     ServerConnection,
+    serialize,
 )
 
 from .config import ServerConfig
 
-__all__ = ["ServerSession", "Transport", "flush_output"]
+__all__ = ["AccessDenied", "Application", "ServerSession", "Transport", "flush_output"]
 
 log = logging.getLogger("stompbox.server")
 
@@ -35,6 +37,25 @@ class Transport(Protocol):
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
     def is_closing(self) -> bool: ...
+
+
+class AccessDenied(Exception):
+    """Raised by an authenticator to refuse a CONNECT; the message goes in the ERROR."""
+
+
+class Application(Protocol):
+    """What an application layer (``stompbox.app``) plugs into each session."""
+
+    def authenticate(self, session: ServerSession, frame: Frame) -> Any:
+        """Return the session's principal (or None); raise :class:`AccessDenied` to refuse."""
+
+    def connected(self, session: ServerSession) -> None: ...
+
+    def inbound(self, session: ServerSession, frame: Frame) -> Frame | None:
+        """See a client frame first: return it (maybe changed) for the broker, or None
+        when the application took it over (and owes its receipt)."""
+
+    def disconnected(self, session: ServerSession) -> None: ...
 
 
 def flush_output(broker: Broker) -> None:
@@ -52,11 +73,15 @@ class ServerSession:
         "_handlers",
         "_timer",
         "_timer_at",
+        "app",
+        "attributes",
         "broker",
         "config",
         "conn",
+        "handshake",
         "loop",
         "peer",
+        "principal",
         "session",
         "transport",
     )
@@ -68,7 +93,14 @@ class ServerSession:
         transport: Transport,
         peer: str,
         loop: asyncio.AbstractEventLoop,
+        app: Application | None = None,
+        handshake: Mapping[str, Any] | None = None,
     ) -> None:
+        self.app = app
+        self.handshake = handshake
+        """The ASGI scope of a WebSocket handshake (headers, cookies, query), if any."""
+        self.principal: Any = None
+        self.attributes: dict[str, Any] = {}
         self.broker = broker
         self.config = config
         self.transport = transport
@@ -117,6 +149,7 @@ class ServerSession:
         handlers = self._handlers
         broker = self.broker
         frame: Frame | None = None
+        app = self.app
         try:
             for event in conn.events():
                 if type(event) is not Frame:
@@ -125,6 +158,11 @@ class ServerSession:
                     continue
                 frame = event
                 command = frame.command
+                if app is not None and self.session is not None:
+                    routed = app.inbound(self, frame)
+                    if routed is None:
+                        continue
+                    frame = routed
                 handler = handlers.get(command)
                 if handler is not None:
                     handler(self.session, frame)  # type: ignore[arg-type]
@@ -160,7 +198,16 @@ class ServerSession:
             self._close()
             return
         login = frame.get("login")
-        if config.users is not None:
+        if self.app is not None:
+            try:
+                self.principal = self.app.authenticate(self, frame)
+            except AccessDenied as exc:
+                log.warning("%s: access denied: %s", self.peer, exc)
+                conn.reject("access denied", str(exc))
+                self._drain_protocol()
+                self._close()
+                return
+        elif config.users is not None:
             passcode = frame.get("passcode")
             if login is None or config.users.get(login) != passcode:
                 log.warning("%s: authentication failed for login %r", self.peer, login)
@@ -171,6 +218,8 @@ class ServerSession:
         self.session = self.broker.open_session(self, conn.version or "1.0", login)
         conn.accept(self.loop.time(), session=self.session.id, server=config.server_name)
         self._drain_protocol()
+        if self.app is not None:
+            self.app.connected(self)
         log.info("%s: connected as %s (STOMP %s)", self.peer, self.session.id, conn.version)
 
     def _drain_protocol(self) -> None:
@@ -184,6 +233,29 @@ class ServerSession:
             self.transport.write(data)
 
     # -- output ------------------------------------------------------------------------
+
+    def send_receipt(self, frame: Frame) -> None:
+        """Send the RECEIPT ``frame`` asked for, if any (an application finished it)."""
+        if frame.get("receipt") is not None and not self.conn.closed:
+            self.conn.send_receipt(frame)
+            self._drain_protocol()
+            flush_output(self.broker)
+
+    def write_frame(self, frame: Frame) -> None:
+        """Send one frame to this client, in order with its deliveries."""
+        if self.session is None or self.session.closed:
+            return
+        self.broker.write(self.session, serialize(frame, self.conn.version))
+        flush_output(self.broker)
+
+    def error(self, message: str, detail: str = "", *, frame: Frame | None = None) -> None:
+        """Send an ERROR (echoing ``frame``'s receipt) and close."""
+        if self.conn.closed:
+            return
+        log.warning("%s: %s: %s", self.peer, message, detail)
+        self.conn.send_error(message, detail, frame=frame)
+        self._drain_protocol()
+        self._close()
 
     def write(self, data: bytes) -> None:
         if not self.transport.is_closing():
@@ -232,6 +304,8 @@ class ServerSession:
         if self.session is not None:
             self.broker.close_session(self.session)
             flush_output(self.broker)
+            if self.app is not None:
+                self.app.disconnected(self)
             log.info("%s: closed (%s)", self.peer, self.session.id)
         else:
             log.info("%s: closed before connecting", self.peer)

@@ -10,7 +10,7 @@ from typing import cast
 from stompbox.broker import Broker
 
 from .config import ServerConfig
-from .session import ServerSession, Transport
+from .session import Application, ServerSession, Transport
 
 __all__ = ["StompProtocol", "TcpServer"]
 
@@ -45,7 +45,7 @@ class StompProtocol(asyncio.Protocol):
         tcp.set_write_buffer_limits(high=server.config.outbound_buffer)
         log.debug("%s: connection opened", peer)
         self.session = ServerSession(
-            server.broker, server.config, cast(Transport, tcp), peer, server.loop
+            server.broker, server.config, cast(Transport, tcp), peer, server.loop, server.app
         )
         server.connections.add(self.session)
 
@@ -89,9 +89,12 @@ def _keepalive(sock: socket.socket, idle: int) -> None:
 class TcpServer:
     """A running STOMP-over-TCP listener sharing one broker."""
 
-    def __init__(self, broker: Broker, config: ServerConfig) -> None:
+    def __init__(
+        self, broker: Broker, config: ServerConfig, app: Application | None = None
+    ) -> None:
         self.broker = broker
         self.config = config
+        self.app = app
         self.loop = asyncio.get_running_loop()
         self.connections: set[ServerSession] = set()
         """Sessions of every transport sharing this server (WebSocket ones too)."""

@@ -21,7 +21,7 @@ from typing import Any
 from stompbox.broker import Broker
 
 from .config import ServerConfig
-from .session import ServerSession
+from .session import Application, ServerSession
 
 __all__ = ["SUBPROTOCOLS", "MessageTransport", "StompASGI", "choose_subprotocol", "serve_websocket"]
 
@@ -131,7 +131,10 @@ def _take_all(queue: deque[bytes]) -> bytes:
 
 
 async def serve_websocket(
-    broker: Broker, config: ServerConfig, connections: set[ServerSession]
+    broker: Broker,
+    config: ServerConfig,
+    connections: set[ServerSession],
+    app: Application | None = None,
 ) -> Any:
     """Start a WebSocket listener on ``config.host:config.ws_port`` at ``config.ws_path``."""
     from websockets.asyncio.server import ServerConnection as WebSocket
@@ -160,7 +163,7 @@ async def serve_websocket(
     async def handler(websocket: WebSocket) -> None:
         transport = MessageTransport(websocket.send, websocket.send, config.outbound_buffer)
         host, port = websocket.remote_address[:2]
-        session = ServerSession(broker, config, transport, f"ws:{host}:{port}", loop)
+        session = ServerSession(broker, config, transport, f"ws:{host}:{port}", loop, app)
         transport.session = session
         connections.add(session)
         writer = asyncio.create_task(transport.run_writer())
@@ -206,9 +209,15 @@ class StompASGI:
     listener); HTTP requests get ``426 Upgrade Required``.
     """
 
-    def __init__(self, broker: Broker | None = None, config: ServerConfig | None = None) -> None:
+    def __init__(
+        self,
+        broker: Broker | None = None,
+        config: ServerConfig | None = None,
+        app: Application | None = None,
+    ) -> None:
         self.config = config or ServerConfig()
         self.broker = broker or Broker(self.config.broker)
+        self.app = app
         self.connections: set[ServerSession] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -264,6 +273,8 @@ class StompASGI:
             transport,
             f"ws:{client[0]}:{client[1]}",
             asyncio.get_running_loop(),
+            self.app,
+            scope,
         )
         transport.session = session
         self.connections.add(session)

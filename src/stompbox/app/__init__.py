@@ -1,0 +1,32 @@
+"""The application framework: decorated handlers for ``/app`` destinations, reply routing,
+user destinations, a messaging template, events and interceptors, over the embedded broker.
+"""
+
+from .app import (
+    AccessDenied,
+    Credentials,
+    FrameRejected,
+    SessionEvent,
+    StompApp,
+    send_to,
+    send_to_user,
+)
+from .conversion import ConversionError
+from .routing import MessageRoute, Pattern, Router, SubscribeRoute
+from .testing import TestClient
+
+__all__ = [
+    "AccessDenied",
+    "ConversionError",
+    "Credentials",
+    "FrameRejected",
+    "MessageRoute",
+    "Pattern",
+    "Router",
+    "SessionEvent",
+    "StompApp",
+    "SubscribeRoute",
+    "TestClient",
+    "send_to",
+    "send_to_user",
+]

@@ -1,0 +1,561 @@
+"""The application: Spring's ``@EnableWebSocketMessageBroker`` flow, the Python way.
+
+Frames whose destination starts with an application prefix (``/app``) go to handlers;
+frames under a broker prefix (``/topic``, ``/queue``) go to the broker; a handler's
+return value goes to the broker. ``/user/...`` destinations reach one user's sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import inspect
+import itertools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from stompbox.broker import Broker, BrokerError, DestinationKind
+from stompbox.protocol import Frame
+from stompbox.server.config import ServerConfig
+from stompbox.server.run import start_server
+from stompbox.server.session import AccessDenied, ServerSession, flush_output
+from stompbox.server.tcp import TcpServer
+from stompbox.server.websocket import StompASGI
+
+from .conversion import ConversionError, encode_payload
+from .params import Context, Signature
+from .routing import MessageRoute, Reply, Router, SubscribeRoute
+
+__all__ = [
+    "AccessDenied",
+    "Credentials",
+    "FrameRejected",
+    "SessionEvent",
+    "StompApp",
+    "send_to",
+    "send_to_user",
+]
+
+log = logging.getLogger("stompbox.app")
+
+F = TypeVar("F", bound=Callable[..., Any])
+EVENTS = ("connect", "connected", "subscribe", "unsubscribe", "disconnect")
+
+
+class FrameRejected(BrokerError):
+    """Raise from an inbound interceptor to refuse a frame with an ERROR."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What an authenticator sees: CONNECT's login and passcode, its headers, and the
+    WebSocket handshake's ASGI scope (cookies, headers, query string), when there is one."""
+
+    login: str | None
+    passcode: str | None
+    headers: Mapping[str, str]
+    handshake: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    kind: str
+    """connect, connected, subscribe, unsubscribe or disconnect."""
+    session: ServerSession
+    frame: Frame | None = None
+
+    @property
+    def principal(self) -> Any:
+        return self.session.principal
+
+
+def send_to(*destinations: str) -> Callable[[F], F]:
+    """Send the handler's return value to these broker destinations (``{var}`` allowed)."""
+
+    def mark(handler: F) -> F:
+        handler.__stompbox_reply__ = Reply(destinations)  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
+def send_to_user(*destinations: str, broadcast: bool = True) -> Callable[[F], F]:
+    """Send the return value to the sender's user: every session of that user, or with
+    ``broadcast=False`` only the session that sent the message."""
+
+    def mark(handler: F) -> F:
+        handler.__stompbox_reply__ = Reply(destinations, to_user=True, broadcast=broadcast)  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
+@dataclass(slots=True)
+class _SessionState:
+    user: str
+    jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = field(default_factory=asyncio.Queue)
+    worker: asyncio.Task[None] | None = None
+    app_subscriptions: set[str] = field(default_factory=set)
+    user_subscriptions: dict[str, str] = field(default_factory=dict)
+    """subscription id -> user destination (``/queue/updates``)."""
+
+
+class StompApp:
+    """Handlers, a broker and the glue between them; several may live in one process."""
+
+    def __init__(
+        self,
+        *,
+        app_prefixes: tuple[str, ...] = ("/app",),
+        broker_prefixes: tuple[str, ...] | Mapping[str, str] = ("/topic", "/queue"),
+        user_prefix: str = "/user",
+        separator: str = "/",
+        config: ServerConfig | None = None,
+        authenticate: Callable[[Credentials], Any] | None = None,
+        require_auth: bool = False,
+    ) -> None:
+        self.app_prefixes = tuple(p.rstrip("/") for p in app_prefixes)
+        if isinstance(broker_prefixes, Mapping):
+            kinds = {p.rstrip("/"): DestinationKind(k) for p, k in broker_prefixes.items()}
+        else:
+            kinds = {
+                p.rstrip("/"): DestinationKind.QUEUE if "queue" in p else DestinationKind.TOPIC
+                for p in broker_prefixes
+            }
+        self.broker_prefixes = tuple(kinds)
+        self.user_prefix = user_prefix.rstrip("/")
+        self.config = config or ServerConfig()
+        self.config.broker = dataclasses.replace(
+            self.config.broker,
+            prefixes={f"{p}/": k for p, k in kinds.items()},
+            separator=separator,
+        )
+        self.broker = Broker(self.config.broker)
+        self.router = Router(separator=separator)
+        self.authenticator = authenticate
+        self.require_auth = require_auth
+        self._exception_handlers: list[tuple[type[BaseException], MessageRoute]] = []
+        self._listeners: dict[str, list[Callable[[SessionEvent], Any]]] = {e: [] for e in EVENTS}
+        self._inbound: list[Callable[[Frame, ServerSession], Frame | None]] = []
+        self._outbound: list[Callable[[Frame], Frame | None]] = []
+        self._sessions: dict[ServerSession, _SessionState] = {}
+        self._users: dict[str, dict[ServerSession, None]] = {}
+        self._ids = itertools.count(1)
+        self._asgi: StompASGI | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- registration ------------------------------------------------------------------
+
+    def message(self, pattern: str) -> Callable[[F], F]:
+        """``@app.message("/chat/{room}")``: handle SENDs to ``/app/chat/<room>``."""
+
+        def register(handler: F) -> F:
+            self.router.add(MessageRoute(pattern, handler))
+            return handler
+
+        return register
+
+    def subscribe(self, pattern: str) -> Callable[[F], F]:
+        """``@app.subscribe("/rooms")``: answer a SUBSCRIBE to ``/app/rooms`` once, directly."""
+
+        def register(handler: F) -> F:
+            self.router.add(SubscribeRoute(pattern, handler))
+            return handler
+
+        return register
+
+    def exception_handler(self, *types: type[BaseException]) -> Callable[[F], F]:
+        """Handle exceptions of these types raised by handlers (or payload conversion);
+        the return value is routed like a handler's (``send_to_user`` works)."""
+
+        def register(handler: F) -> F:
+            route = MessageRoute("**", handler)
+            route.bind(self.router.separator)
+            for kind in types or (Exception,):
+                self._exception_handlers.append((kind, route))
+            return handler
+
+        return register
+
+    def on(self, event: str) -> Callable[[F], F]:
+        """``@app.on("connected")``: call ``fn(event: SessionEvent)`` (sync or async)."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}; events are {', '.join(EVENTS)}")
+
+        def register(listener: F) -> F:
+            self._listeners[event].append(listener)
+            return listener
+
+        return register
+
+    def inbound_interceptor(
+        self, interceptor: Callable[[Frame, ServerSession], Frame | None]
+    ) -> Callable[[Frame, ServerSession], Frame | None]:
+        """See every client frame after CONNECT: return it (changed or not), None to drop
+        it, or raise :class:`FrameRejected` to answer with an ERROR."""
+        self._inbound.append(interceptor)
+        return interceptor
+
+    def outbound_interceptor(
+        self, interceptor: Callable[[Frame], Frame | None]
+    ) -> Callable[[Frame], Frame | None]:
+        """See every frame the application sends (replies, template sends, subscribe
+        answers) before the broker does: return it (changed or not) or None to drop it."""
+        self._outbound.append(interceptor)
+        return interceptor
+
+    # -- the messaging template --------------------------------------------------------
+
+    async def send(
+        self, destination: str, payload: Any, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Publish to a broker destination, from anywhere (an HTTP route, a task)."""
+        self._publish(destination, payload, headers)
+
+    async def send_to_user(
+        self,
+        user: str,
+        destination: str,
+        payload: Any,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Send to ``/user/queue/...`` of every session of ``user`` that subscribed to it."""
+        self._send_to_user(user, destination, payload, headers, only=None)
+
+    def _publish(self, destination: str, payload: Any, headers: Mapping[str, str] | None) -> None:
+        body, content_type = encode_payload(payload)
+        out = [("destination", destination)]
+        if content_type:
+            out.append(("content-type", content_type))
+        if headers:
+            out.extend(headers.items())
+        frame: Frame | None = Frame("SEND", tuple(out), body)
+        for interceptor in self._outbound:
+            frame = interceptor(frame)  # type: ignore[arg-type]
+            if frame is None:
+                return
+        assert frame is not None
+        user_headers = tuple(h for h in frame.headers if h[0] != "destination")
+        self.broker.publish(frame.get("destination") or destination, user_headers, frame.body)
+        flush_output(self.broker)
+
+    def _send_to_user(
+        self,
+        user: str,
+        destination: str,
+        payload: Any,
+        headers: Mapping[str, str] | None,
+        only: ServerSession | None,
+    ) -> None:
+        for session in list(self._users.get(user, {})):
+            if only is not None and session is not only:
+                continue
+            state = self._sessions.get(session)
+            if state is not None and destination in state.user_subscriptions.values():
+                self._publish(self._session_destination(session, destination), payload, headers)
+
+    def _session_destination(self, session: ServerSession, destination: str) -> str:
+        """``/queue/updates`` of one session -> the broker destination behind it."""
+        assert session.session is not None
+        return f"{destination}-user{session.session.id}"
+
+    # -- Application protocol, called by each ServerSession ----------------------------
+
+    def authenticate(self, session: ServerSession, frame: Frame) -> Any:
+        credentials = Credentials(
+            frame.get("login"),
+            frame.get("passcode"),
+            dict(reversed(frame.headers)),
+            session.handshake,
+        )
+        if self.authenticator is not None:
+            principal = self.authenticator(credentials)
+        else:
+            principal = credentials.login  # an identity the client claims; no check
+        if principal is None and self.require_auth:
+            raise AccessDenied("authentication required")
+        self._emit("connect", session, frame, principal=principal)
+        return principal
+
+    def connected(self, session: ServerSession) -> None:
+        assert session.session is not None
+        user = str(session.principal) if session.principal is not None else session.session.id
+        self._sessions[session] = _SessionState(user)
+        self._users.setdefault(user, {})[session] = None
+        self._emit("connected", session)
+
+    def disconnected(self, session: ServerSession) -> None:
+        state = self._sessions.pop(session, None)
+        if state is None:
+            return
+        if state.worker is not None:
+            state.worker.cancel()
+        sessions = self._users.get(state.user)
+        if sessions is not None:
+            sessions.pop(session, None)
+            if not sessions:
+                del self._users[state.user]
+        self._emit("disconnect", session)
+
+    def inbound(self, session: ServerSession, frame: Frame) -> Frame | None:
+        for interceptor in self._inbound:
+            result = interceptor(frame, session)
+            if result is None:
+                return None
+            frame = result
+        state = self._sessions.get(session)
+        if state is None:
+            return frame
+        command = frame.command
+        if command == "SEND":
+            destination = frame.get("destination") or ""
+            path = self._strip(destination, self.app_prefixes)
+            if path is not None:
+                self._enqueue(session, state, self._on_send(session, frame, destination, path))
+                return None
+            if self._strip(destination, (self.user_prefix,)) is not None:
+                self._send_to_named_user(session, frame, destination)
+                return None
+        elif command == "SUBSCRIBE":
+            destination = frame.get("destination") or ""
+            sub_id = frame.get("id") or destination
+            path = self._strip(destination, self.app_prefixes)
+            if path is not None:
+                state.app_subscriptions.add(sub_id)
+                self._emit("subscribe", session, frame)
+                self._enqueue(
+                    session, state, self._on_subscribe(session, frame, destination, path, sub_id)
+                )
+                return None
+            user_path = self._strip(destination, (self.user_prefix,))
+            if user_path is not None:
+                target = "/" + user_path
+                if self._strip(target, self.broker_prefixes) is None:
+                    raise BrokerError(
+                        "invalid user destination",
+                        f"{destination} must name a broker destination after {self.user_prefix}, "
+                        f"as {self.user_prefix}/queue/updates",
+                    )
+                state.user_subscriptions[sub_id] = target
+                frame = frame.with_headers(
+                    [("destination", self._session_destination(session, target))]
+                )
+            self._emit("subscribe", session, frame)
+        elif command == "UNSUBSCRIBE":
+            sub_id = frame.get("id") or frame.get("destination") or ""
+            self._emit("unsubscribe", session, frame)
+            if sub_id in state.app_subscriptions:
+                state.app_subscriptions.discard(sub_id)
+                session.send_receipt(frame)
+                return None
+            state.user_subscriptions.pop(sub_id, None)
+        return frame
+
+    # -- handling ----------------------------------------------------------------------
+
+    @staticmethod
+    def _strip(destination: str, prefixes: tuple[str, ...]) -> str | None:
+        for prefix in prefixes:
+            if destination.startswith(prefix + "/") or destination.startswith(prefix + "."):
+                return destination[len(prefix) + 1 :]
+        return None
+
+    def _enqueue(
+        self,
+        session: ServerSession,
+        state: _SessionState,
+        job: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Run jobs of one session one after another, so replies keep the client's order."""
+        state.jobs.put_nowait(job)
+        if state.worker is None or state.worker.done():
+            state.worker = asyncio.get_running_loop().create_task(self._work(state))
+
+    @staticmethod
+    async def _work(state: _SessionState) -> None:
+        while not state.jobs.empty():
+            job = state.jobs.get_nowait()
+            await job()
+
+    def _on_send(
+        self, session: ServerSession, frame: Frame, destination: str, path: str
+    ) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            found = self.router.find(path, subscribe=False)
+            if found is None:
+                session.error(
+                    "no handler", f"no @app.message handler for {destination}", frame=frame
+                )
+                return
+            route, variables = found
+            ctx = Context(frame, destination, variables, session, session.principal)
+            if await self._call(route, ctx, session, frame, sub_id=None):
+                session.send_receipt(frame)
+
+        return job
+
+    def _on_subscribe(
+        self, session: ServerSession, frame: Frame, destination: str, path: str, sub_id: str
+    ) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            found = self.router.find(path, subscribe=True)
+            if found is None:
+                session.error(
+                    "no handler", f"no @app.subscribe handler for {destination}", frame=frame
+                )
+                return
+            route, variables = found
+            ctx = Context(frame, destination, variables, session, session.principal)
+            if await self._call(route, ctx, session, frame, sub_id=sub_id):
+                session.send_receipt(frame)
+
+        return job
+
+    async def _call(
+        self,
+        route: MessageRoute,
+        ctx: Context,
+        session: ServerSession,
+        frame: Frame,
+        sub_id: str | None,
+    ) -> bool:
+        """Run a handler and route its result; False when the session got an ERROR."""
+        try:
+            result = await _invoke(route.signature, ctx)
+            self._reply(route, result, ctx, session, sub_id)
+        except Exception as exc:
+            return await self._handle_exception(exc, ctx, session, frame)
+        return True
+
+    async def _handle_exception(
+        self, exc: Exception, ctx: Context, session: ServerSession, frame: Frame
+    ) -> bool:
+        for kind, route in self._exception_handlers:
+            if isinstance(exc, kind):
+                ctx.exception = exc
+                try:
+                    result = await _invoke(route.signature, ctx)
+                    self._reply(route, result, ctx, session, None)
+                except Exception as inner:
+                    log.exception("exception handler failed")
+                    session.error(
+                        "application error", f"{type(inner).__name__}: {inner}", frame=frame
+                    )
+                    return False
+                return True
+        if isinstance(exc, ConversionError):
+            session.error("invalid payload", f"{ctx.destination}: {exc}", frame=frame)
+        elif isinstance(exc, BrokerError):
+            session.error(exc.message, exc.detail, frame=frame)
+        else:
+            log.exception("handler for %s failed", ctx.destination)
+            session.error("application error", f"{type(exc).__name__}: {exc}", frame=frame)
+        return False
+
+    def _reply(
+        self,
+        route: MessageRoute,
+        result: Any,
+        ctx: Context,
+        session: ServerSession,
+        sub_id: str | None,
+    ) -> None:
+        if result is None:
+            return
+        reply: Reply | None = getattr(route.handler, "__stompbox_reply__", None)
+        if reply is None and sub_id is not None:
+            self._answer_subscriber(session, ctx.destination, sub_id, result)
+            return
+        if reply is None:
+            path = self._strip(ctx.destination, self.app_prefixes) or ""
+            reply = Reply((f"{self.broker_prefixes[0]}/{path}",))
+        for template in reply.destinations:
+            destination = template.format(**ctx.variables) if ctx.variables else template
+            if reply.to_user:
+                state = self._sessions.get(session)
+                if state is not None:
+                    only = None if reply.broadcast else session
+                    self._send_to_user(state.user, destination, result, None, only)
+            else:
+                self._publish(destination, result, None)
+
+    def _answer_subscriber(
+        self, session: ServerSession, destination: str, sub_id: str, result: Any
+    ) -> None:
+        body, content_type = encode_payload(result)
+        headers = [
+            ("destination", destination),
+            ("subscription", sub_id),
+            ("message-id", f"app-{next(self._ids)}"),
+        ]
+        if content_type:
+            headers.append(("content-type", content_type))
+        frame: Frame | None = Frame("MESSAGE", tuple(headers), body)
+        for interceptor in self._outbound:
+            frame = interceptor(frame)  # type: ignore[arg-type]
+            if frame is None:
+                return
+        assert frame is not None
+        session.write_frame(frame)
+
+    def _send_to_named_user(self, session: ServerSession, frame: Frame, destination: str) -> None:
+        """SEND to ``/user/<name>/queue/x``: to that user's sessions subscribed to it."""
+        rest = self._strip(destination, (self.user_prefix,)) or ""
+        user, _, target = rest.partition("/")
+        if not user or not target:
+            raise BrokerError(
+                "invalid user destination",
+                f"{destination}: send to {self.user_prefix}/<user>/queue/<name>",
+            )
+        headers = {k: v for k, v in reversed(frame.headers) if k not in ("destination", "receipt")}
+        self._send_to_user(user, "/" + target, frame.body, headers, only=None)
+        session.send_receipt(frame)
+
+    def _emit(
+        self, kind: str, session: ServerSession, frame: Frame | None = None, principal: Any = None
+    ) -> None:
+        listeners = self._listeners[kind]
+        if not listeners:
+            return
+        event = SessionEvent(kind, session, frame)
+        for listener in listeners:
+            try:
+                result = listener(event)
+                if inspect.isawaitable(result):
+                    task = asyncio.ensure_future(result)
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+            except Exception:
+                log.exception("%s listener failed", kind)
+
+    # -- running -----------------------------------------------------------------------
+
+    @property
+    def asgi(self) -> StompASGI:
+        """The WebSocket endpoint as an ASGI app, to mount in Starlette or FastAPI."""
+        if self._asgi is None:
+            self._asgi = StompASGI(self.broker, self.config, app=self)
+        return self._asgi
+
+    @contextlib.asynccontextmanager
+    async def serve_tcp(self, **overrides: Any) -> AsyncIterator[TcpServer]:
+        """Run TCP (and WebSocket unless ``ws_port=0``) listeners for this app."""
+        config = self.config
+        for name, value in overrides.items():
+            setattr(config, name, value)
+        async with start_server(config, self.broker, app=self) as server:
+            yield server
+
+    def users(self) -> dict[str, int]:
+        """Connected users and how many sessions each has (Spring's user registry)."""
+        return {user: len(sessions) for user, sessions in self._users.items()}
+
+
+async def _invoke(signature: Signature, ctx: Context) -> Any:
+    result = signature.handler(**signature.arguments(ctx))
+    if signature.is_async or inspect.isawaitable(result):
+        result = await result
+    return result

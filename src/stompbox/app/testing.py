@@ -1,0 +1,116 @@
+"""Testing an application without a network: :class:`TestClient` and a pytest plugin.
+
+``TestClient(app)`` is a real :class:`stompbox.Client` whose bytes go to a real
+:class:`~stompbox.server.session.ServerSession` of the app through memory, in the same
+event loop: every protocol rule, handler and broker path runs as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from stompbox.client import Client
+from stompbox.server.session import ServerSession
+
+if TYPE_CHECKING:
+    from .app import StompApp
+
+__all__ = ["TestClient"]
+
+
+class _ServerEnd:
+    """The server session's transport: writes go to the client's read queue."""
+
+    def __init__(self, to_client: asyncio.Queue[bytes]) -> None:
+        self.to_client = to_client
+        self.session: ServerSession | None = None
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        if not self.closing:
+            self.to_client.put_nowait(data)
+
+    def close(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.to_client.put_nowait(b"")
+        session = self.session
+        if session is not None:
+            asyncio.get_running_loop().call_soon(session.connection_lost)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class _ClientEnd:
+    """The client's stream: reads from the queue, writes straight into the session."""
+
+    def __init__(self, server: _ServerEnd, to_client: asyncio.Queue[bytes]) -> None:
+        self.server = server
+        self.to_client = to_client
+
+    async def read(self) -> bytes:
+        return await self.to_client.get()
+
+    async def write(self, data: bytes) -> None:
+        if not self.server.closing and self.server.session is not None:
+            self.server.session.data_received(data)
+
+    async def close(self) -> None:
+        self.server.close()
+
+
+class TestClient:
+    """``async with TestClient(app, login="alice") as client:`` - a connected client."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        app: StompApp,
+        *,
+        login: str | None = None,
+        passcode: str | None = None,
+        handshake: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.handshake = handshake
+        options.setdefault("heartbeat", (0, 0))
+        self.client = Client(
+            "stomp://testclient/",
+            login=login,
+            passcode=passcode,
+            stream_factory=self._open,
+            **options,
+        )
+
+    async def _open(self) -> _ClientEnd:
+        to_client: asyncio.Queue[bytes] = asyncio.Queue()
+        server = _ServerEnd(to_client)
+        server.session = ServerSession(
+            self.app.broker,
+            self.app.config,
+            server,
+            "testclient",
+            asyncio.get_running_loop(),
+            self.app,
+            self.handshake,
+        )
+        return _ClientEnd(server, to_client)
+
+    async def __aenter__(self) -> Client:
+        await self.client.open()
+        return self.client
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()
