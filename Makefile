@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: serve test check bench fuzz clean
+.PHONY: serve test check services bench fuzz examples clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -10,13 +10,31 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## serve: set up .venv and run the broker with embedded defaults (TCP 127.0.0.1:61613)
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+## serve: set up .venv and run the broker with embedded defaults
+##        (STOMP over TCP on 127.0.0.1:61613, over WebSocket on ws://127.0.0.1:15674/ws)
 serve: $(VENV)/.installed
 	$(VENV)/bin/stompbox serve
 
-## test: set up .venv and run the whole suite: ruff, mypy and pytest
-test: $(VENV)/.installed
+## test: set everything up (venv, npm packages, Chromium, RabbitMQ) and run the whole suite
+test: $(VENV)/.installed node_modules/.installed services
 	PATH="$(abspath $(VENV))/bin:$$PATH" scripts/check
+
+## services: install and start what the interop and browser tests talk to
+services:
+	scripts/browser.sh
+	scripts/rabbitmq.sh start
+
+## check: ruff, mypy and pytest only (tests needing RabbitMQ or Chromium skip without them)
+check: $(VENV)/.installed
+	PATH="$(abspath $(VENV))/bin:$$PATH" scripts/check
+
+## examples: run the chat example on http://127.0.0.1:8000/
+examples: $(VENV)/.installed node_modules/.installed
+	$(PY) examples/chat/app.py
 
 ## bench: print the protocol and broker benchmark figures
 bench: $(VENV)/.installed
@@ -28,4 +46,4 @@ fuzz: $(VENV)/.installed
 	$(PY) fuzz/fuzz_parser.py --seconds $${FUZZ_SECONDS:-60}
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis

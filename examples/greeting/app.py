@@ -32,16 +32,11 @@ async def greeting(message: HelloMessage) -> Greeting:
 
 
 here = Path(__file__).parent
+vendor = here.parent.parent / "node_modules" / "@stomp" / "stompjs" / "bundles"
 app = Starlette(
     routes=[
         WebSocketRoute("/gs-guide-websocket", stomp.asgi),
-        Mount(
-            "/vendor",
-            StaticFiles(
-                directory=here.parent / "node_modules" / "@stomp" / "stompjs" / "bundles",
-                check_dir=False,
-            ),
-        ),
+        Mount("/vendor", StaticFiles(directory=vendor, check_dir=False)),
         Mount("/", StaticFiles(directory=here / "static", html=True)),
     ]
 )

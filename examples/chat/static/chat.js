@@ -1,0 +1,84 @@
+// The chat client: @stomp/stompjs over WebSocket, rooms on /topic, private on /user/queue.
+const $ = (id) => document.getElementById(id);
+const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/stomp`;
+let client = null;
+let room = "lobby";
+let roomSubscription = null;
+const online = new Set();
+
+function line(list, message) {
+  const li = document.createElement("li");
+  const who = document.createElement("span");
+  who.className = "sender";
+  who.textContent = message.sender;
+  li.append(who, document.createTextNode(message.text));
+  $(list).appendChild(li);
+}
+
+function joinRoom(name) {
+  room = name;
+  $("room-title").textContent = `#${name}`;
+  $("messages").replaceChildren();
+  for (const li of $("rooms").children) li.classList.toggle("active", li.dataset.room === name);
+  if (roomSubscription) roomSubscription.unsubscribe();
+  roomSubscription = client.subscribe(`/topic/chat/${name}`, (m) => line("messages", JSON.parse(m.body)));
+}
+
+function showOnline() {
+  $("online").replaceChildren(...[...online].sort().map((u) => {
+    const li = document.createElement("li");
+    li.textContent = u;
+    return li;
+  }));
+}
+
+$("login").onsubmit = (event) => {
+  event.preventDefault();
+  const user = $("user").value.trim();
+  client = new StompJs.Client({ brokerURL: url, connectHeaders: { login: user }, reconnectDelay: 2000 });
+  client.onConnect = () => {
+    $("status").textContent = `connected as ${user}`;
+    document.body.dataset.connected = "true";
+    for (const id of ["text", "send", "to", "private-text", "send-private"]) $(id).disabled = false;
+    $("user").disabled = $("join").disabled = true;
+    client.subscribe("/app/rooms", (m) => {
+      $("rooms").replaceChildren(...JSON.parse(m.body).map((name) => {
+        const li = document.createElement("li");
+        li.textContent = `#${name}`;
+        li.dataset.room = name;
+        li.onclick = () => joinRoom(name);
+        return li;
+      }));
+      joinRoom(room);
+    });
+    client.subscribe("/user/queue/private", (m) => line("private", JSON.parse(m.body)));
+    client.subscribe("/user/queue/errors", (m) => { $("errors").textContent = JSON.parse(m.body).error; });
+    client.subscribe("/topic/presence", (m) => {
+      const p = JSON.parse(m.body);
+      if (p.online) online.add(p.user); else online.delete(p.user);
+      showOnline();
+    });
+    online.add(user);
+    fetch("/users").then((r) => r.json()).then((users) => {
+      for (const u of Object.keys(users)) online.add(u);
+      showOnline();
+    });
+  };
+  client.onStompError = (frame) => { $("status").textContent = `error: ${frame.headers.message}`; };
+  client.activate();
+};
+
+$("post").onsubmit = (event) => {
+  event.preventDefault();
+  client.publish({ destination: `/app/chat/${room}`, body: JSON.stringify({ text: $("text").value }) });
+  $("text").value = "";
+};
+
+$("whisper").onsubmit = (event) => {
+  event.preventDefault();
+  client.publish({
+    destination: "/app/private",
+    body: JSON.stringify({ to: $("to").value, text: $("private-text").value }),
+  });
+  $("private-text").value = "";
+};
