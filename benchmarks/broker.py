@@ -1,7 +1,8 @@
 """End-to-end broker figures beside RabbitMQ: deliveries/s, latency, memory per connection.
 
-Starts stompbox (``stompbox serve``) and, when it answers, measures RabbitMQ's STOMP
-plugin too (``scripts/rabbitmq.sh start``), then prints the ratios. The load scenarios are
+Starts stompbox (``stompbox serve``) and, when it answers, measures RabbitMQ's STOMP and
+Web-STOMP plugins too (``scripts/rabbitmq.sh start``), then prints the ratios. Queue and
+topic figures are taken over TCP and over WebSocket. The load scenarios are
 those of ``stompbox bench`` (separate processes, pre-built frames, receivers count NULs).
 
     python benchmarks/broker.py
@@ -26,6 +27,7 @@ from stompbox.client.url import parse_url
 class Target:
     name: str
     url: str
+    ws_url: str | None
     pid: int | None
     process: subprocess.Popen[bytes] | None = None
     results: dict[str, float] = field(default_factory=dict)
@@ -51,7 +53,7 @@ def reachable(url: str, timeout: float) -> bool:
             time.sleep(0.1)
 
 
-def start_stompbox(port: int) -> Target:
+def start_stompbox(port: int, ws_port: int) -> Target:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -60,6 +62,8 @@ def start_stompbox(port: int) -> Target:
             "serve",
             "--port",
             str(port),
+            "--ws-port",
+            str(ws_port),
             "--log-level",
             "warning",
         ]
@@ -68,7 +72,7 @@ def start_stompbox(port: int) -> Target:
     if not reachable(url, 15):
         process.kill()
         raise SystemExit("stompbox did not start")
-    return Target("stompbox", url, process.pid, process)
+    return Target("stompbox", url, f"ws://127.0.0.1:{ws_port}/ws", process.pid, process)
 
 
 def rabbitmq_pid() -> int | None:
@@ -97,14 +101,24 @@ def measure(target: Target, args: argparse.Namespace) -> None:
         target.results[label] = value
         print(f"  {label:<44}{value:>14,.2f}{unit}", flush=True)
 
-    if "queue" in scenarios:
+    tcp = "tcp" in args.transports.split(",")
+    if tcp and "queue" in scenarios:
         result = flow(target.url, "/queue/bench", 1, args.messages)
         show("queue 1->1 deliveries/s", result.rate)
-    if "topic" in scenarios:
+    if tcp and "topic" in scenarios:
         result = flow(
             target.url, "/topic/bench", args.subscribers, args.fanout_messages, window=200
         )
         show(f"topic 1->{args.subscribers} deliveries/s", result.rate)
+    if target.ws_url is not None and "ws" in args.transports.split(","):
+        if "queue" in scenarios:
+            result = flow(target.ws_url, "/queue/bench-ws", 1, args.messages)
+            show("WebSocket queue 1->1 deliveries/s", result.rate)
+        if "topic" in scenarios:
+            result = flow(
+                target.ws_url, "/topic/bench-ws", args.subscribers, args.fanout_messages, window=200
+            )
+            show(f"WebSocket topic 1->{args.subscribers} deliveries/s", result.rate)
     if "latency" in scenarios:
         lat = latency(target.url, 2000, args.seconds)
         show("p50 latency at 2,000 msg/s (ms)", lat.p50)
@@ -124,18 +138,23 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=5.0, help="latency run time")
     parser.add_argument("--connections", type=int, default=5_000)
+    parser.add_argument("--transports", default="tcp,ws", help="tcp, ws or both")
     parser.add_argument("--stompbox-port", type=int, default=61614)
+    parser.add_argument("--stompbox-ws-port", type=int, default=15675)
     parser.add_argument("--rabbitmq-url", default="stomp://guest:guest@127.0.0.1:61613/")
+    parser.add_argument("--rabbitmq-ws-url", default="ws://guest:guest@127.0.0.1:15674/ws")
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 20_000), hard))
 
     targets: list[Target] = []
     if args.only in (None, "stompbox"):
-        targets.append(start_stompbox(args.stompbox_port))
+        targets.append(start_stompbox(args.stompbox_port, args.stompbox_ws_port))
     if args.only in (None, "rabbitmq"):
         if reachable(args.rabbitmq_url, 1.0):
-            targets.append(Target("rabbitmq", args.rabbitmq_url, rabbitmq_pid()))
+            targets.append(
+                Target("rabbitmq", args.rabbitmq_url, args.rabbitmq_ws_url, rabbitmq_pid())
+            )
         else:
             print(f"RabbitMQ does not answer at {args.rabbitmq_url}; run scripts/rabbitmq.sh start")
     try:

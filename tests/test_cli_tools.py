@@ -194,9 +194,9 @@ def test_bench_prints_figures(broker_url: str) -> None:
     assert "missing" not in result.stdout
 
 
-def test_bench_refuses_websocket_urls() -> None:
+def test_bench_refuses_tls_urls() -> None:
     result = subprocess.run(
-        stompbox("bench", "--url", "ws://localhost:15674/ws"), capture_output=True, text=True
+        stompbox("bench", "--url", "stomps://localhost:61614/"), capture_output=True, text=True
     )
     assert result.returncode == 2
-    assert "stomp:// URL" in result.stderr
+    assert "use stomp://, ws:// or wss://" in result.stderr
