@@ -40,8 +40,7 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def chat_url() -> Iterator[str]:
+def serve_example(name: str) -> Iterator[str]:
     problem = _missing()
     if problem:
         if os.environ.get("CI") == "true":
@@ -49,7 +48,9 @@ def chat_url() -> Iterator[str]:
         pytest.skip(problem)
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("chat_example", ROOT / "examples/chat/app.py")
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_example", ROOT / "examples" / name / "app.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -67,6 +68,33 @@ def chat_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}/"
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def chat_url() -> Iterator[str]:
+    yield from serve_example("chat")
+
+
+@pytest.fixture(scope="module")
+def greeting_url() -> Iterator[str]:
+    yield from serve_example("greeting")
+
+
+def test_greeting_page(greeting_url: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(greeting_url)
+            page.click("#connect")
+            expect(page.locator("#status")).to_have_text("connected")
+            page.fill("#name", "Ada")
+            page.click("#send")
+            expect(page.locator("#greetings p")).to_have_text(["Hello, Ada!"])
+        finally:
+            browser.close()
 
 
 def test_two_browsers_chat_and_whisper(chat_url: str) -> None:
