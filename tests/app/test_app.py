@@ -412,8 +412,12 @@ def test_interceptors_change_and_reject() -> None:
         return frame
 
     @app.outbound_interceptor
-    def tag(frame: Frame) -> Frame | None:
-        return frame.with_headers([("x-app", "greeting")])
+    def tag(frame: Frame, session: ServerSession) -> Frame | None:
+        if frame.command == "MESSAGE" and frame.get("destination") == "/topic/secret":
+            return None
+        if frame.command == "MESSAGE":
+            return frame.with_headers([("x-app", "greeting"), ("x-to", str(session.principal))])
+        return frame
 
     async def main() -> None:
         async with (
@@ -424,7 +428,13 @@ def test_interceptors_change_and_reject() -> None:
             await client.send("/topic/news", "plain", receipt=True)
             assert (await news.get(5)).headers["x-user"] == "eve"
             await client.send("/app/hello", {"name": "Eve"}, receipt=True)
-            assert (await hello.get(5)).headers["x-app"] == "greeting"
+            greeting = await hello.get(5)
+            assert greeting.headers["x-app"] == "greeting"
+            assert greeting.headers["x-to"] == "eve"
+            async with client.subscribe("/topic/secret") as secret:
+                await client.send("/topic/secret", "hidden", receipt=True)
+                with pytest.raises(TimeoutError):
+                    await secret.get(0.2)
             await client.send("/topic/drop", "gone")
             with pytest.raises(stompbox.BrokerErrorFrame, match="forbidden"):
                 await client.send("/topic/forbidden", "x", receipt=True)

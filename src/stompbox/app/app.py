@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from stompbox.broker import Broker, BrokerError, DestinationKind
-from stompbox.protocol import Frame
+from stompbox.protocol import Frame, FrameParser, Limits, serialize
 from stompbox.server.config import ServerConfig
 from stompbox.server.run import start_server
 from stompbox.server.session import AccessDenied, ServerSession, flush_output
@@ -140,7 +140,8 @@ class StompApp:
         self._exception_handlers: list[tuple[type[BaseException], MessageRoute]] = []
         self._listeners: dict[str, list[Callable[[SessionEvent], Any]]] = {e: [] for e in EVENTS}
         self._inbound: list[Callable[[Frame, ServerSession], Frame | None]] = []
-        self._outbound: list[Callable[[Frame], Frame | None]] = []
+        self._outbound: list[Callable[[Frame, ServerSession], Frame | None]] = []
+        self._outgoing: dict[ServerSession, FrameParser] = {}
         self._sessions: dict[ServerSession, _SessionState] = {}
         self._users: dict[str, dict[ServerSession, None]] = {}
         self._ids = itertools.count(1)
@@ -200,12 +201,40 @@ class StompApp:
         return interceptor
 
     def outbound_interceptor(
-        self, interceptor: Callable[[Frame], Frame | None]
-    ) -> Callable[[Frame], Frame | None]:
-        """See every frame the application sends (replies, template sends, subscribe
-        answers) before the broker does: return it (changed or not) or None to drop it."""
+        self, interceptor: Callable[[Frame, ServerSession], Frame | None]
+    ) -> Callable[[Frame, ServerSession], Frame | None]:
+        """See every frame on its way to a client (MESSAGE, RECEIPT, ERROR, CONNECTED):
+        return it (changed or not), or None to drop it.
+
+        Deliveries are serialized once and shared among subscribers; with an outbound
+        interceptor registered, each client's output is parsed again so that it can be
+        offered here, which costs what parsing costs. Without one, nothing is added.
+        """
         self._outbound.append(interceptor)
         return interceptor
+
+    def outgoing(self, session: ServerSession, data: bytes) -> bytes:
+        """Run outbound interceptors over bytes about to be written to ``session``."""
+        if not self._outbound:
+            return data
+        parser = self._outgoing.get(session)
+        if parser is None:
+            parser = self._outgoing[session] = FrameParser(
+                session.conn.version, Limits(None, None, None, None)
+            )
+        parser.feed(data)
+        out = []
+        for frame in parser.frames():
+            changed: Frame | None = frame
+            for interceptor in self._outbound:
+                changed = interceptor(changed, session)  # type: ignore[arg-type]
+                if changed is None:
+                    break
+            if changed is not None:
+                out.append(serialize(changed, session.conn.version))
+        if data.strip(b"\r\n") == b"":  # a heart-beat
+            return data
+        return b"".join(out)
 
     # -- the messaging template --------------------------------------------------------
 
@@ -232,14 +261,7 @@ class StompApp:
             out.append(("content-type", content_type))
         if headers:
             out.extend(headers.items())
-        frame: Frame | None = Frame("SEND", tuple(out), body)
-        for interceptor in self._outbound:
-            frame = interceptor(frame)  # type: ignore[arg-type]
-            if frame is None:
-                return
-        assert frame is not None
-        user_headers = tuple(h for h in frame.headers if h[0] != "destination")
-        self.broker.publish(frame.get("destination") or destination, user_headers, frame.body)
+        self.broker.publish(destination, tuple(out[1:]), body)
         flush_output(self.broker)
 
     def _send_to_user(
@@ -288,6 +310,7 @@ class StompApp:
         self._emit("connected", session)
 
     def disconnected(self, session: ServerSession) -> None:
+        self._outgoing.pop(session, None)
         state = self._sessions.pop(session, None)
         if state is None:
             return
@@ -493,13 +516,7 @@ class StompApp:
         ]
         if content_type:
             headers.append(("content-type", content_type))
-        frame: Frame | None = Frame("MESSAGE", tuple(headers), body)
-        for interceptor in self._outbound:
-            frame = interceptor(frame)  # type: ignore[arg-type]
-            if frame is None:
-                return
-        assert frame is not None
-        session.write_frame(frame)
+        session.write_frame(Frame("MESSAGE", tuple(headers), body))
 
     def _send_to_named_user(self, session: ServerSession, frame: Frame, destination: str) -> None:
         """SEND to ``/user/<name>/queue/x``: to that user's sessions subscribed to it."""

@@ -57,6 +57,9 @@ class Application(Protocol):
 
     def disconnected(self, session: ServerSession) -> None: ...
 
+    def outgoing(self, session: ServerSession, data: bytes) -> bytes:
+        """See bytes on their way to the client (outbound interceptors)."""
+
 
 def flush_output(broker: Broker) -> None:
     """Write every session's pending bytes to its transport, one write per session."""
@@ -260,6 +263,8 @@ class ServerSession:
     def write(self, data: bytes) -> None:
         if not self.transport.is_closing():
             self.conn.heartbeat.last_sent = self.loop.time()
+            if self.app is not None:
+                data = self.app.outgoing(self, data)
             self.transport.write(data)
 
     def pause_writing(self) -> None:
