@@ -272,7 +272,8 @@ def test_reconnect_resubscribes() -> None:
     run(main())
 
 
-def test_tls_with_stomps_url(tmp_path: Any) -> None:
+@pytest.mark.parametrize("scheme", ["stomps", "wss"])
+def test_tls(scheme: str) -> None:
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -281,10 +282,16 @@ def test_tls_with_stomps_url(tmp_path: Any) -> None:
     ca.configure_trust(client_ctx)
 
     async def main() -> None:
-        async with server() as srv:
-            # A TLS terminator in front of the plain TCP server, as an operator would run.
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ws_port = sock.getsockname()[1]
+        config = ServerConfig(port=0, ws_port=ws_port)
+        async with start_server(config) as srv:
+            upstream = srv.port if scheme == "stomps" else ws_port
+
+            # A TLS terminator in front of the plain listener, as an operator would run.
             async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", srv.port)
+                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
 
                 async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
                     with contextlib.suppress(Exception):
@@ -298,9 +305,10 @@ def test_tls_with_stomps_url(tmp_path: Any) -> None:
 
             tls = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=server_ctx)
             port = tls.sockets[0].getsockname()[1]
+            path = "/ws" if scheme == "wss" else "/"
             async with (
                 tls,
-                stompbox.connect(f"stomps://127.0.0.1:{port}/", ssl=client_ctx) as client,
+                stompbox.connect(f"{scheme}://127.0.0.1:{port}{path}", ssl=client_ctx) as client,
                 client.subscribe("/queue/tls") as sub,
             ):
                 await client.send("/queue/tls", "secret", receipt=True)
