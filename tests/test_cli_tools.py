@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stompbox(*args: str) -> list[str]:
-    return [sys.executable, "-m", "stompbox.cli", *args]
+from .support import free_port, stompbox, wait_for_port
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +20,7 @@ def broker_url() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_for_port(port)
     yield f"stomp://127.0.0.1:{port}/"
     process.terminate()
     process.wait(10)

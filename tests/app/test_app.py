@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +30,7 @@ from stompbox.protocol import Frame
 from stompbox.server import ServerConfig
 from stompbox.server.session import ServerSession
 
-
-def run(coro: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 30))
+from ..support import free_port, run
 
 
 @dataclass
@@ -315,12 +312,6 @@ def test_authentication() -> None:
             await TestClient(app).__aenter__()
 
     run(main())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_principal_from_the_websocket_handshake() -> None:

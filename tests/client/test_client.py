@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,9 +17,7 @@ from stompbox.broker import Broker
 from stompbox.client import parse_url
 from stompbox.server import ServerConfig, TcpServer, start_server
 
-
-def run(coro: Awaitable[Any]) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 30))
+from ..support import run
 
 
 @contextlib.asynccontextmanager

@@ -6,19 +6,15 @@ import asyncio
 import subprocess
 import sys
 import uuid
-from typing import Any
 
 import pytest
 
 import stompbox
 
+from ..support import run
 from .conftest import RABBITMQ_WS_URL
 
 pytestmark = pytest.mark.rabbitmq
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 30))
 
 
 def unique(prefix: str) -> str:

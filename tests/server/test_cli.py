@@ -6,24 +6,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ..support import free_port, stompbox, wait_for_port
 from .helpers import RawClient, stomp_client
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stompbox(*args: str) -> list[str]:
-    return [sys.executable, "-m", "stompbox.cli", *args]
 
 
 @pytest.fixture
@@ -35,13 +24,7 @@ def serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_for_port(port)
     yield process, port
     if process.poll() is None:
         process.kill()
@@ -104,13 +87,7 @@ alice = "secret"
         stompbox("serve", "--config", str(config), "--ws-port", "0"), stderr=subprocess.PIPE
     )
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(port)
         conn, listener = stomp_client(port, username="alice", passcode="secret")
         conn.subscribe("/exchange/a.*", id="1", receipt="r")
         listener.receipts.get(timeout=5)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,15 +19,7 @@ import stompbox
 from stompbox.protocol import Frame, FrameParser
 from stompbox.server import ServerConfig, StompASGI, start_server
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 30))
+from ..support import free_port, run
 
 
 @contextlib.asynccontextmanager
