@@ -44,6 +44,8 @@ def _serve(args: argparse.Namespace) -> int:
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.log_level != "debug":  # one line per connection is ours to write
+        logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         run(config)
     except OSError as exc:
