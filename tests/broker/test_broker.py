@@ -226,6 +226,16 @@ class TestQueues:
             consumer.ack(m.get("ack") or "")
         assert not producer.sink.paused  # backlog fell under half the high-water mark
 
+    def test_paused_producers_resume_when_the_last_consumer_leaves(self) -> None:
+        broker = Broker(BrokerConfig(queue_high_water=2))
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q", ack="client-individual", prefetch_count="1")
+        for _ in range(3):
+            producer.send("/queue/q")
+        assert producer.sink.paused
+        broker.close_session(consumer.session)
+        assert not producer.sink.paused
+
 
 class TestAcks:
     def test_ack_header_and_client_individual(self, broker: Broker) -> None:
@@ -370,6 +380,12 @@ class TestTransactions:
             )
         with pytest.raises(BrokerError, match="unknown transaction"):
             client.send("/queue/q", b"", ("transaction", "x"))
+
+    def test_bad_destination_is_refused_at_send_not_at_commit(self, broker: Broker) -> None:
+        client = Client(broker)
+        broker.begin(client.session, Frame("BEGIN", (("transaction", "t"),)))
+        with pytest.raises(BrokerError, match="unknown destination"):
+            client.send("/nowhere/x", b"", ("transaction", "t"))
 
     def test_reused_transaction_id(self, broker: Broker) -> None:
         client = Client(broker)

@@ -137,7 +137,14 @@ class Broker:
     def send(self, session: Session, frame: Frame) -> None:
         tx_id = frame.get("transaction")
         if tx_id is not None:
-            self._transaction(session, tx_id).frames.append(frame)
+            tx = self._transaction(session, tx_id)
+            destination = frame.get("destination") or ""
+            if self.route(destination)[2]:  # refuse a bad destination now, not at COMMIT
+                raise BrokerError(
+                    "invalid destination",
+                    f"a SEND destination cannot hold wildcards: {destination}",
+                )
+            tx.frames.append(frame)
             self._check_transaction_size(session, tx_id)
             return
         self._publish(session, frame)
@@ -271,7 +278,9 @@ class Broker:
             if consumer is None:
                 break
             self._deliver(consumer, queue.pop())
-        if queue.blocked and len(backlog) < self.config.queue_high_water // 2:
+        if queue.blocked and (
+            len(backlog) < self.config.queue_high_water // 2 or not queue.consumers
+        ):  # drained, or nobody left to wait for: SENDs past the limit get ERROR instead
             blocked, queue.blocked = queue.blocked, []
             for producer in blocked:
                 producer.blocked_on = None
