@@ -333,6 +333,13 @@ class TestAcks:
         broker.close_session(consumer.session)
         assert broker.queue_depth("/queue/q") == 0
 
+    def test_1_0_unsubscribe_by_destination(self, broker: Broker) -> None:
+        client, producer = Client(broker, "1.0"), Client(broker)
+        client.subscribe("/topic/a", "with-an-id")
+        broker.unsubscribe(client.session, Frame("UNSUBSCRIBE", (("destination", "/topic/a"),)))
+        producer.send("/topic/a")
+        assert client.received() == []
+
     def test_unacked_topic_messages_are_dropped_on_disconnect(self, broker: Broker) -> None:
         consumer, producer = Client(broker), Client(broker)
         consumer.subscribe("/topic/t", ack="client")

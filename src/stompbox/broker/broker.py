@@ -384,9 +384,14 @@ class Broker:
 
     def unsubscribe(self, session: Session, frame: Frame) -> None:
         sub_id = frame.get("id")
-        if sub_id is None:  # STOMP 1.0 may name the destination instead
-            sub_id = frame.get("destination")
-        sub = session.subscriptions.get(sub_id) if sub_id is not None else None
+        if sub_id is not None:
+            sub = session.subscriptions.get(sub_id)
+        else:  # STOMP 1.0 may name the destination instead
+            destination = frame.get("destination")
+            sub = next(
+                (s for s in session.subscriptions.values() if s.destination == destination), None
+            )
+            sub_id = destination
         if sub is None:
             raise BrokerError("unknown subscription", f"no subscription with id {sub_id!r}")
         self._remove_subscription(sub)
