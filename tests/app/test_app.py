@@ -510,3 +510,23 @@ def test_config_is_not_shared() -> None:
     config = ServerConfig(port=0, ws_port=0)
     app = StompApp(config=config, broker_prefixes={"/exchange": "topic", "/queue": "queue"})
     assert set(app.broker.config.prefixes) == {"/exchange/", "/queue/"}
+
+
+def test_a_failing_hook_ends_only_that_session() -> None:
+    app = greeting_app()
+
+    @app.inbound_interceptor
+    def buggy(frame: Frame, session: ServerSession) -> Frame | None:
+        if frame.get("destination") == "/topic/bug":
+            raise KeyError("oops")
+        return frame
+
+    async def main() -> None:
+        async with TestClient(app) as good, good.subscribe("/topic/fine") as sub:
+            async with TestClient(app) as bad:
+                with pytest.raises(stompbox.BrokerErrorFrame, match="internal error"):
+                    await bad.send("/topic/bug", "x", receipt=True)
+            await good.send("/topic/fine", "still fine", receipt=True)
+            assert (await sub.get(5)).text == "still fine"
+
+    run(main())

@@ -180,14 +180,14 @@ class ServerSession:
                     self._close()
                     break
         except BrokerError as exc:
-            log.warning("%s: %s", self.peer, exc)
-            conn.send_error(exc.message, exc.detail, frame=frame)
-            self._drain_protocol()
-            self._close()
-        except RemoteProtocolError as exc:
+            self.error(exc.message, exc.detail, frame=frame)
+        except RemoteProtocolError as exc:  # the connection has queued its ERROR already
             log.warning("%s: protocol error: %s", self.peer, exc)
             self._drain_protocol()
             self._close()
+        except Exception as exc:  # a bug here or in an application hook: this client only
+            log.exception("%s: internal error", self.peer)
+            self.error("internal error", f"{type(exc).__name__}: {exc}", frame=frame)
         flush_output(broker)
         self._schedule()
 
@@ -196,27 +196,19 @@ class ServerSession:
         config = self.config
         host = frame.get("host")
         if config.virtual_hosts is not None and host not in config.virtual_hosts:
-            conn.reject("unknown virtual host", f"host {host!r} is not served here")
-            self._drain_protocol()
-            self._close()
+            self.error("unknown virtual host", f"host {host!r} is not served here")
             return
         login = frame.get("login")
         if self.app is not None:
             try:
                 self.principal = self.app.authenticate(self, frame)
             except AccessDenied as exc:
-                log.warning("%s: access denied: %s", self.peer, exc)
-                conn.reject("access denied", str(exc))
-                self._drain_protocol()
-                self._close()
+                self.error("access denied", str(exc))
                 return
         elif config.users is not None:
             passcode = frame.get("passcode")
             if login is None or config.users.get(login) != passcode:
-                log.warning("%s: authentication failed for login %r", self.peer, login)
-                conn.reject("access refused", "login or passcode is wrong")
-                self._drain_protocol()
-                self._close()
+                self.error("access refused", f"login or passcode is wrong (login {login!r})")
                 return
         self.session = self.broker.open_session(self, conn.version or "1.0", login)
         conn.accept(self.loop.time(), session=self.session.id, server=config.server_name)
@@ -287,11 +279,7 @@ class ServerSession:
             self.transport.resume_reading()
 
     def fail(self, message: str, detail: str) -> None:
-        if self.conn.closed:
-            return
-        self.conn.send_error(message, detail)
-        self._drain_protocol()
-        self._close()
+        self.error(message, detail)
 
     # -- closing -----------------------------------------------------------------------
 
