@@ -274,7 +274,6 @@ class Client:
             try:
                 for event in conn.events():
                     if isinstance(event, Frame) and event.command == "ERROR":
-                        await stream.close()
                         error = BrokerErrorFrame(event)
                         raise ConnectFailed(f"broker refused CONNECT: {error}", event)
                     if isinstance(event, ConnectionClosed):
@@ -282,7 +281,11 @@ class Client:
             except ProtocolError as exc:
                 await stream.close()
                 raise ConnectFailed(f"bad answer to CONNECT: {exc}") from exc
+            except ConnectFailed:
+                await stream.close()
+                raise
             if not data and conn.version is None:
+                await stream.close()
                 raise ConnectFailed("broker closed the connection during CONNECT")
         self._conn = conn
         self._stream = stream
@@ -313,23 +316,25 @@ class Client:
     async def _shutdown(self, error: BaseException, *, final: bool) -> None:
         """Stop the tasks and the stream; fail receipts; with ``final``, end subscriptions
         (cleanly when the client itself is closing)."""
+        # Every state change happens before the first await, so that a reconnection
+        # running meanwhile never sees (or loses) this connection's leftovers.
         self._connected.clear()
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
         self._tasks = []
-        if self._stream is not None:
-            with contextlib.suppress(Exception):
-                await self._stream.close()
-            self._stream = None
-        for future in self._receipts.values():
+        stream, self._stream = self._stream, None
+        receipts, self._receipts = self._receipts, {}
+        for future in receipts.values():
             if not future.done():
                 future.set_exception(error)
-        self._receipts.clear()
         if final:
             end = StopAsyncIteration() if self._closing else error
             for sub in self._subscriptions.values():
                 sub._finish(end)
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                await stream.close()
 
     def _lost(self, error: BaseException) -> None:
         """The connection died under us: fail waiters, then reconnect or give up."""
