@@ -65,16 +65,41 @@ class FrameParser:
     are never unescaped. The owner may change ``version`` and ``limits`` between calls.
     """
 
-    __slots__ = ("_chunks", "_error", "_have", "_need", "_offset", "limits", "version")
+    __slots__ = (
+        "_bounds",
+        "_chunks",
+        "_error",
+        "_have",
+        "_limits",
+        "_need",
+        "_offset",
+        "version",
+    )
 
     def __init__(self, version: str | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
         self.version = version
-        self.limits = limits
+        self.limits = limits  # also computes _bounds
         self._chunks: list[bytes] = []
         self._have = 0  # bytes in _chunks
         self._need = 1  # bytes _chunks must hold before parsing can make progress
         self._offset = 0  # stream offset of the first byte in _chunks
         self._error: RemoteProtocolError | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        self._limits = limits
+        # Unset limits become a huge number, so that the hot path compares without a None
+        # test, and they are worked out here rather than once per read.
+        self._bounds = (
+            _unbounded(limits.max_frame_size),
+            _unbounded(limits.max_body_size),
+            _unbounded(limits.max_headers),
+            _unbounded(limits.max_header_length),
+        )
 
     @property
     def buffered(self) -> int:
@@ -134,12 +159,8 @@ class FrameParser:
         version = self.version
         crlf = version != "1.0" and version != "1.1"
         unescaping = version == "1.1" or version == "1.2"
-        limits = self.limits
-        # Unset limits become a huge number so that the hot path compares without a None test.
-        max_frame = _unbounded(limits.max_frame_size)
-        max_body = _unbounded(limits.max_body_size)
-        max_headers = _unbounded(limits.max_headers)
-        max_line = _unbounded(limits.max_header_length)
+        limits = self._limits
+        max_frame, max_body, max_headers, max_line = self._bounds
         size = len(buf)
         pos = 0
         append = out.append
