@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stompbox import __version__
 from stompbox.bench import add_bench_command
@@ -13,7 +13,10 @@ from stompbox.broker.config import SlowConsumerPolicy
 from stompbox.server.config import ConfigError, ServerConfig
 from stompbox.tools import add_client_commands
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from stompbox.app import StompApp
+
+__all__ = ["load_app", "main"]
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -40,6 +43,18 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stompbox serve: {exc}", file=sys.stderr)
         return 2
+    app = None
+    broker = None
+    if args.app is not None:
+        try:
+            app = load_app(args.app)
+        except (ImportError, AttributeError, TypeError, OSError) as exc:
+            print(f"stompbox serve: cannot load app {args.app!r}: {exc}", file=sys.stderr)
+            return 2
+        # the app's own broker settings (prefixes, separator) stay; where to listen is ours
+        for name in ("host", "port", "ws_port", "ws_path", *overrides):
+            setattr(app.config, name, getattr(config, name))
+        config, broker = app.config, app.broker
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -47,13 +62,39 @@ def _serve(args: argparse.Namespace) -> int:
     if args.log_level != "debug":  # one line per connection is ours to write
         logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
-        run(config)
+        run(config, broker, app)
     except OSError as exc:
-        print(
-            f"stompbox serve: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr
-        )
+        ports = f"{config.port}" + (f" and {config.ws_port}" if config.ws_port else "")
+        print(f"stompbox serve: cannot listen on {config.host}:{ports}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def load_app(spec: str) -> StompApp:
+    """``package.module:name`` or ``path/to/file.py:name`` -> that :class:`StompApp`."""
+    import importlib
+    import importlib.util
+    from pathlib import Path
+
+    from stompbox.app import StompApp
+
+    target, _, attribute = spec.partition(":")
+    attribute = attribute or "app"
+    if target.endswith(".py") or "/" in target:
+        path = Path(target)
+        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ImportError(f"{target} is not a Python file")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_spec.name] = module
+        module_spec.loader.exec_module(module)
+    else:
+        sys.path.insert(0, ".")
+        module = importlib.import_module(target)
+    app = getattr(module, attribute)
+    if not isinstance(app, StompApp):
+        raise TypeError(f"{attribute} is a {type(app).__name__}, not a StompApp")
+    return app
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--ws-path", help="WebSocket path (default /ws)")
     serve.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    serve.add_argument(
+        "--app",
+        metavar="MODULE:NAME",
+        help="serve a stompbox.app.StompApp (module.path:name or file.py:name) on these ports",
+    )
     serve.add_argument(
         "--separator", choices=["/", "."], help="topic wildcard segment separator (default /)"
     )

@@ -147,3 +147,44 @@ def test_port_in_use() -> None:
         )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_serve_an_application(tmp_path: Path) -> None:
+    import asyncio
+
+    from stompbox import connect
+
+    port, ws_port = free_port(), free_port()
+    chat = Path(__file__).resolve().parents[2] / "examples" / "chat" / "app.py"
+    process = subprocess.Popen(
+        stompbox("serve", "--app", f"{chat}:stomp", "--port", str(port), "--ws-port", str(ws_port)),
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(port)
+
+        async def main() -> None:
+            async with (
+                connect(f"ws://127.0.0.1:{ws_port}/ws", login="ann") as client,
+                client.subscribe("/app/rooms") as rooms,
+                client.subscribe("/topic/chat/lobby") as lobby,
+            ):
+                assert (await rooms.get(5)).json() == ["lobby", "python", "random"]
+                await client.send("/app/chat/lobby", {"text": "hi"}, receipt=True)
+                message = (await lobby.get(5)).json()
+                assert (message["sender"], message["text"]) == ("ann", "hi")
+
+        asyncio.run(asyncio.wait_for(main(), 20))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+def test_serve_a_missing_application() -> None:
+    result = subprocess.run(
+        stompbox("serve", "--app", "no_such_module:app"), capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "cannot load app 'no_such_module:app'" in result.stderr
