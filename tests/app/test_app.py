@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,26 @@ class Position(pydantic.BaseModel):
     shares: int
 
 
+@pytest.fixture(params=["memory", "websocket"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each app test runs in process (TestClient) and over a real WebSocket connection."""
+    return str(request.param)
+
+
+Connect = Callable[..., contextlib.AbstractAsyncContextManager[stompbox.Client]]
+
+
+@contextlib.asynccontextmanager
+async def serving(app: StompApp, transport: str) -> AsyncIterator[Connect]:
+    """Yield a way to make connected clients of ``app`` over ``transport``."""
+    if transport == "memory":
+        yield lambda **options: TestClient(app, **options)
+        return
+    ws_port = free_port()
+    async with app.serve_tcp(port=0, ws_port=ws_port):
+        yield lambda **options: stompbox.connect(f"ws://127.0.0.1:{ws_port}/ws", **options)
+
+
 def greeting_app() -> StompApp:
     app = StompApp()
 
@@ -53,11 +75,15 @@ def greeting_app() -> StompApp:
     return app
 
 
-def test_default_reply_goes_to_the_broker_prefix_and_same_path() -> None:
+def test_default_reply_goes_to_the_broker_prefix_and_same_path(transport: str) -> None:
     app = greeting_app()
 
     async def main() -> None:
-        async with TestClient(app) as client, client.subscribe("/topic/hello") as sub:
+        async with (
+            serving(app, transport) as connect,
+            connect() as client,
+            client.subscribe("/topic/hello") as sub,
+        ):
             await client.send("/app/hello", {"name": "Ada"}, receipt=True)
             message = await sub.get(5)
             assert message.json() == {"content": "Hello, Ada!"}
@@ -66,7 +92,7 @@ def test_default_reply_goes_to_the_broker_prefix_and_same_path() -> None:
     run(main())
 
 
-def test_patterns_variables_and_separators() -> None:
+def test_patterns_variables_and_separators(transport: str) -> None:
     app = StompApp()
     seen: list[Any] = []
 
@@ -91,7 +117,12 @@ def test_patterns_variables_and_separators() -> None:
         return payload * 2
 
     async def main() -> None:
-        async with TestClient(app) as client, client.subscribe("/topic/chat/lobby") as sub:
+        async with (
+            serving(app, transport) as connect,
+            serving(dotted, transport) as connect_dotted,
+            connect() as client,
+            client.subscribe("/topic/chat/lobby") as sub,
+        ):
             await client.send("/app/chat/lobby", "hi", receipt=True)
             assert (await sub.get(5)).text == "lobby: hi"
             await client.send("/app/orders/42/items/x", b"", receipt=True)
@@ -99,14 +130,14 @@ def test_patterns_variables_and_separators() -> None:
             assert seen == [(42, "/app/orders/42/items/x"), "/app/deep/a/b/c"]
             with pytest.raises(stompbox.BrokerErrorFrame, match="no handler"):
                 await client.send("/app/orders/x/items/y/z", b"", receipt=True)
-        async with TestClient(dotted) as client, client.subscribe("/topic/price.ibm") as sub:
-            await client.send("/app/price.stock.ibm", 21.0, receipt=True)
-            assert (await sub.get(5)).json() == 42.0
+            async with connect_dotted() as client, client.subscribe("/topic/price.ibm") as sub:
+                await client.send("/app/price.stock.ibm", 21.0, receipt=True)
+                assert (await sub.get(5)).json() == 42.0
 
     run(main())
 
 
-def test_injection_by_name_and_annotation() -> None:
+def test_injection_by_name_and_annotation(transport: str) -> None:
     app = StompApp()
     captured: dict[str, Any] = {}
 
@@ -129,37 +160,37 @@ def test_injection_by_name_and_annotation() -> None:
         )
 
     async def main() -> None:
-        async with TestClient(app, login="alice") as client:
+        async with serving(app, transport) as connect, connect(login="alice") as client:
             await client.send(
                 "/app/trade/acc-1",
                 {"ticker": "IBM", "shares": 10},
                 headers={"x-trace": "t-9"},
                 receipt=True,
             )
-        assert captured["account"] == "acc-1"
-        assert captured["payload"] == Position(ticker="IBM", shares=10)
-        assert captured["trace"] == "t-9"
-        assert isinstance(captured["session"], ServerSession)
-        assert captured["principal"] == "alice"
-        assert captured["command"] == "SEND"
+            assert captured["account"] == "acc-1"
+            assert captured["payload"] == Position(ticker="IBM", shares=10)
+            assert captured["trace"] == "t-9"
+            assert isinstance(captured["session"], ServerSession)
+            assert captured["principal"] == "alice"
+            assert captured["command"] == "SEND"
 
     run(main())
 
 
-def test_payload_that_does_not_convert_gets_a_clear_error() -> None:
+def test_payload_that_does_not_convert_gets_a_clear_error(transport: str) -> None:
     app = greeting_app()
 
     async def main() -> None:
-        async with TestClient(app) as client:
+        async with serving(app, transport) as connect, connect() as client:
             with pytest.raises(stompbox.BrokerErrorFrame) as info:
                 await client.send("/app/hello", {"nom": "x"}, receipt=True)
             assert info.value.message == "invalid payload"
             assert b"Hello has no field(s) nom" in info.value.body
-        async with TestClient(app) as client:
-            with pytest.raises(stompbox.BrokerErrorFrame, match="not valid JSON"):
-                await client.send(
-                    "/app/hello", b"{oops", content_type="application/json", receipt=True
-                )
+            async with connect() as client:
+                with pytest.raises(stompbox.BrokerErrorFrame, match="not valid JSON"):
+                    await client.send(
+                        "/app/hello", b"{oops", content_type="application/json", receipt=True
+                    )
 
     run(main())
 
@@ -172,7 +203,7 @@ def test_signature_problems_are_found_at_registration() -> None:
         def handler(payload: str, mystery: int) -> None: ...
 
 
-def test_send_to_user_reaches_every_session_of_that_user_only() -> None:
+def test_send_to_user_reaches_every_session_of_that_user_only(transport: str) -> None:
     app = StompApp()
 
     @app.message("/whisper")
@@ -187,9 +218,10 @@ def test_send_to_user_reaches_every_session_of_that_user_only() -> None:
 
     async def main() -> None:
         async with (
-            TestClient(app, login="alice") as a1,
-            TestClient(app, login="alice") as a2,
-            TestClient(app, login="bob") as b,
+            serving(app, transport) as connect,
+            connect(login="alice") as a1,
+            connect(login="alice") as a2,
+            connect(login="bob") as b,
             a1.subscribe("/user/queue/whispers") as w1,
             a2.subscribe("/user/queue/whispers") as w2,
             b.subscribe("/user/queue/whispers") as wb,
@@ -215,7 +247,7 @@ def test_send_to_user_reaches_every_session_of_that_user_only() -> None:
     run(main())
 
 
-def test_subscribe_handler_answers_the_subscriber_only() -> None:
+def test_subscribe_handler_answers_the_subscriber_only(transport: str) -> None:
     app = StompApp()
 
     @app.subscribe("/rooms")
@@ -223,25 +255,26 @@ def test_subscribe_handler_answers_the_subscriber_only() -> None:
         return ["lobby", f"{principal}-private"]
 
     async def main() -> None:
-        async with (
-            TestClient(app, login="ann") as client,
-            TestClient(app) as other,
-            other.subscribe("/topic/rooms") as broker_side,
-            client.subscribe("/app/rooms") as sub,
-        ):
-            answer = await sub.get(5)
-            assert answer.json() == ["lobby", "ann-private"]
-            assert answer.destination == "/app/rooms"
-            with pytest.raises(TimeoutError):
-                await broker_side.get(0.2)
-            with pytest.raises(TimeoutError):
-                await sub.get(0.2)  # answered once
-        assert app.broker.sessions == {}
+        async with serving(app, transport) as connect:
+            async with (
+                connect(login="ann") as client,
+                connect() as other,
+                other.subscribe("/topic/rooms") as broker_side,
+                client.subscribe("/app/rooms") as sub,
+            ):
+                answer = await sub.get(5)
+                assert answer.json() == ["lobby", "ann-private"]
+                assert answer.destination == "/app/rooms"
+                with pytest.raises(TimeoutError):
+                    await broker_side.get(0.2)
+                with pytest.raises(TimeoutError):
+                    await sub.get(0.2)  # answered once
+            assert app.broker.sessions == {}
 
     run(main())
 
 
-def test_exception_handlers_reply_like_handlers() -> None:
+def test_exception_handlers_reply_like_handlers(transport: str) -> None:
     app = StompApp()
 
     @app.message("/divide")
@@ -258,7 +291,11 @@ def test_exception_handlers_reply_like_handlers() -> None:
         raise RuntimeError("unexpected")
 
     async def main() -> None:
-        async with TestClient(app) as client, client.subscribe("/user/queue/errors") as errors:
+        async with (
+            serving(app, transport) as connect,
+            connect() as client,
+            client.subscribe("/user/queue/errors") as errors,
+        ):
             await client.send("/app/divide", [1, 0], receipt=True)
             assert (await errors.get(5)).json() == {
                 "error": "division by zero",
@@ -272,7 +309,7 @@ def test_exception_handlers_reply_like_handlers() -> None:
     run(main())
 
 
-def test_template_from_an_http_route() -> None:
+def test_template_from_an_http_route(transport: str) -> None:
     app = greeting_app()
 
     async def publish(request: Request) -> JSONResponse:
@@ -282,18 +319,19 @@ def test_template_from_an_http_route() -> None:
     web = Starlette(routes=[Route("/publish", publish, methods=["POST"])])
 
     async def main() -> None:
-        import httpx
+        async with serving(app, transport) as connect:
+            import httpx
 
-        async with TestClient(app) as client, client.subscribe("/topic/greetings") as sub:
-            transport = httpx.ASGITransport(app=web)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-                assert (await http.post("/publish")).json() == {"ok": True}
-            assert (await sub.get(5)).json() == {"content": "from HTTP"}
+            async with connect() as client, client.subscribe("/topic/greetings") as sub:
+                asgi = httpx.ASGITransport(app=web)
+                async with httpx.AsyncClient(transport=asgi, base_url="http://t") as http:
+                    assert (await http.post("/publish")).json() == {"ok": True}
+                assert (await sub.get(5)).json() == {"content": "from HTTP"}
 
     run(main())
 
 
-def test_authentication() -> None:
+def test_authentication(transport: str) -> None:
     def authenticate(credentials: Credentials) -> str | None:
         if credentials.login is None:
             return None
@@ -304,12 +342,15 @@ def test_authentication() -> None:
     app = StompApp(authenticate=authenticate, require_auth=True)
 
     async def main() -> None:
-        async with TestClient(app, login="alice", passcode="secret") as client:
+        async with (
+            serving(app, transport) as connect,
+            connect(login="alice", passcode="secret") as client,
+        ):
             assert client.session
-        with pytest.raises(stompbox.ConnectFailed, match="bad passcode"):
-            await TestClient(app, login="alice", passcode="nope").__aenter__()
-        with pytest.raises(stompbox.ConnectFailed, match="authentication required"):
-            await TestClient(app).__aenter__()
+            with pytest.raises(stompbox.ConnectFailed, match="bad passcode"):
+                await connect(login="alice", passcode="nope").__aenter__()
+            with pytest.raises(stompbox.ConnectFailed, match="authentication required"):
+                await connect().__aenter__()
 
     run(main())
 
@@ -360,7 +401,7 @@ def test_principal_from_the_websocket_handshake() -> None:
     run(main())
 
 
-def test_session_events() -> None:
+def test_session_events(transport: str) -> None:
     app = StompApp()
     events: list[tuple[str, str | None]] = []
 
@@ -374,9 +415,13 @@ def test_session_events() -> None:
         events.append((event.kind, destination))
 
     async def main() -> None:
-        async with TestClient(app, login="dan") as client, client.subscribe("/topic/x"):
+        async with (
+            serving(app, transport) as connect,
+            connect(login="dan") as client,
+            client.subscribe("/topic/x"),
+        ):
             pass
-        await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)
 
     run(main())
     assert [kind for kind, _ in events] == [
@@ -389,7 +434,7 @@ def test_session_events() -> None:
     assert ("subscribe", "/topic/x") in events
 
 
-def test_interceptors_change_and_reject() -> None:
+def test_interceptors_change_and_reject(transport: str) -> None:
     app = greeting_app()
 
     @app.inbound_interceptor
@@ -412,7 +457,8 @@ def test_interceptors_change_and_reject() -> None:
 
     async def main() -> None:
         async with (
-            TestClient(app, login="eve") as client,
+            serving(app, transport) as connect,
+            connect(login="eve") as client,
             client.subscribe("/topic/news") as news,
             client.subscribe("/topic/hello") as hello,
         ):
@@ -433,7 +479,7 @@ def test_interceptors_change_and_reject() -> None:
     run(main())
 
 
-def test_per_session_order_with_slow_async_handlers() -> None:
+def test_per_session_order_with_slow_async_handlers(transport: str) -> None:
     app = StompApp()
 
     @app.message("/step")
@@ -442,7 +488,11 @@ def test_per_session_order_with_slow_async_handlers() -> None:
         return payload
 
     async def main() -> None:
-        async with TestClient(app) as client, client.subscribe("/topic/step") as sub:
+        async with (
+            serving(app, transport) as connect,
+            connect() as client,
+            client.subscribe("/topic/step") as sub,
+        ):
             for i in range(50):
                 await client.send("/app/step", i)
             assert [(await sub.get(5)).json() for _ in range(50)] == list(range(50))
@@ -450,7 +500,7 @@ def test_per_session_order_with_slow_async_handlers() -> None:
     run(main())
 
 
-def test_two_apps_in_one_process_are_independent() -> None:
+def test_two_apps_in_one_process_are_independent(transport: str) -> None:
     first, second = greeting_app(), StompApp(app_prefixes=("/svc",))
 
     @second.message("/hello")
@@ -459,18 +509,22 @@ def test_two_apps_in_one_process_are_independent() -> None:
 
     async def main() -> None:
         async with (
-            TestClient(first) as a,
-            TestClient(second) as b,
-            a.subscribe("/topic/hello") as sa,
-            b.subscribe("/topic/hello") as sb,
+            serving(first, transport) as connect_first,
+            serving(second, transport) as connect_second,
         ):
-            await b.send("/svc/hello", {"name": "B"}, receipt=True)
-            assert (await sb.get(5)).json() == {"content": "Other B"}
-            with pytest.raises(TimeoutError):
-                await sa.get(0.2)
-            with pytest.raises(stompbox.BrokerErrorFrame, match="unknown destination"):
-                await a.send("/svc/hello", {"name": "A"}, receipt=True)
-        assert first.broker is not second.broker
+            async with (
+                connect_first() as a,
+                connect_second() as b,
+                a.subscribe("/topic/hello") as sa,
+                b.subscribe("/topic/hello") as sb,
+            ):
+                await b.send("/svc/hello", {"name": "B"}, receipt=True)
+                assert (await sb.get(5)).json() == {"content": "Other B"}
+                with pytest.raises(TimeoutError):
+                    await sa.get(0.2)
+                with pytest.raises(stompbox.BrokerErrorFrame, match="unknown destination"):
+                    await a.send("/svc/hello", {"name": "A"}, receipt=True)
+            assert first.broker is not second.broker
 
     run(main())
 
@@ -512,7 +566,7 @@ def test_config_is_not_shared() -> None:
     assert set(app.broker.config.prefixes) == {"/exchange/", "/queue/"}
 
 
-def test_a_failing_hook_ends_only_that_session() -> None:
+def test_a_failing_hook_ends_only_that_session(transport: str) -> None:
     app = greeting_app()
 
     @app.inbound_interceptor
@@ -522,8 +576,12 @@ def test_a_failing_hook_ends_only_that_session() -> None:
         return frame
 
     async def main() -> None:
-        async with TestClient(app) as good, good.subscribe("/topic/fine") as sub:
-            async with TestClient(app) as bad:
+        async with (
+            serving(app, transport) as connect,
+            connect() as good,
+            good.subscribe("/topic/fine") as sub,
+        ):
+            async with connect() as bad:
                 with pytest.raises(stompbox.BrokerErrorFrame, match="internal error"):
                     await bad.send("/topic/bug", "x", receipt=True)
             await good.send("/topic/fine", "still fine", receipt=True)
