@@ -146,7 +146,7 @@ def test_injection_by_name_and_annotation(transport: str) -> None:
         account: str,
         payload: Position,
         headers: dict[str, str],
-        session: ServerSession,
+        connection: ServerSession,
         principal: str,
         frame: Frame,
     ) -> None:
@@ -154,7 +154,7 @@ def test_injection_by_name_and_annotation(transport: str) -> None:
             account=account,
             payload=payload,
             trace=headers.get("x-trace"),
-            session=session,
+            session=connection,
             principal=principal,
             command=frame.command,
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stompbox.protocol import Frame
+from stompbox.server.session import ServerSession
 
 from .conversion import ConversionError, convert, decode_payload
 
@@ -78,7 +79,7 @@ class Signature:
             return lambda ctx: ctx.frame
         if name == "headers":
             return lambda ctx: dict(reversed(ctx.frame.headers))
-        if name == "session":
+        if name == "session" or annotation is ServerSession:
             return lambda ctx: ctx.session
         if name == "principal":
             return lambda ctx: ctx.principal
