@@ -25,6 +25,7 @@ from stompbox.server.session import AccessDenied, ServerSession, flush_output
 from stompbox.server.tcp import TcpServer
 from stompbox.server.websocket import StompASGI
 
+from .api import Credentials, FrameRejected, SessionEvent, send_to, send_to_user
 from .conversion import ConversionError, encode_payload
 from .params import Context, Signature
 from .routing import MessageRoute, Reply, Router, SubscribeRoute
@@ -43,54 +44,6 @@ log = logging.getLogger("stompbox.app")
 
 F = TypeVar("F", bound=Callable[..., Any])
 EVENTS = ("connect", "connected", "subscribe", "unsubscribe", "disconnect")
-
-
-class FrameRejected(BrokerError):
-    """Raise from an inbound interceptor to refuse a frame with an ERROR."""
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """What an authenticator sees: CONNECT's login and passcode, its headers, and the
-    WebSocket handshake's ASGI scope (cookies, headers, query string), when there is one."""
-
-    login: str | None
-    passcode: str | None
-    headers: Mapping[str, str]
-    handshake: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionEvent:
-    kind: str
-    """connect, connected, subscribe, unsubscribe or disconnect."""
-    session: ServerSession
-    frame: Frame | None = None
-
-    @property
-    def principal(self) -> Any:
-        return self.session.principal
-
-
-def send_to(*destinations: str) -> Callable[[F], F]:
-    """Send the handler's return value to these broker destinations (``{var}`` allowed)."""
-
-    def mark(handler: F) -> F:
-        handler.__stompbox_reply__ = Reply(destinations)  # type: ignore[attr-defined]
-        return handler
-
-    return mark
-
-
-def send_to_user(*destinations: str, broadcast: bool = True) -> Callable[[F], F]:
-    """Send the return value to the sender's user: every session of that user, or with
-    ``broadcast=False`` only the session that sent the message."""
-
-    def mark(handler: F) -> F:
-        handler.__stompbox_reply__ = Reply(destinations, to_user=True, broadcast=broadcast)  # type: ignore[attr-defined]
-        return handler
-
-    return mark
 
 
 @dataclass(slots=True)

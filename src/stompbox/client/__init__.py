@@ -1,7 +1,8 @@
 """The asyncio STOMP client: ``async with stompbox.connect(url) as client``."""
 
-from .client import Client, Message, Subscription, Transaction, connect
+from .client import Client, connect
 from .errors import BrokerErrorFrame, ConnectFailed, ConnectionLost, StompError
+from .handles import Message, Subscription, Transaction
 from .url import BrokerURL, parse_url
 
 __all__ = [
