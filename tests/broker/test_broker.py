@@ -304,6 +304,16 @@ class TestAcks:
         assert dead.get("content-type") == "text/plain"
         assert broker.stats.dead_lettered == 1
 
+    def test_nack_with_requeue_false_dead_letters_at_once(self, broker: Broker) -> None:
+        consumer, producer, dlq = Client(broker), Client(broker), Client(broker)
+        dlq.subscribe("/queue/DLQ.jobs")
+        consumer.subscribe("/queue/jobs", ack="client-individual")
+        producer.send("/queue/jobs", b"bad")
+        [m] = consumer.received()
+        consumer.ack(m.get("ack") or "", "NACK", ("requeue", "false"))
+        assert consumer.received() == []
+        assert [f.body for f in dlq.received()] == [b"bad"]
+
     def test_unknown_ack_id_is_an_error(self, broker: Broker) -> None:
         consumer = Client(broker)
         consumer.subscribe("/queue/q", ack="client")

@@ -456,7 +456,9 @@ class Broker:
         if frame.command == "NACK":
             # NACK means the same in every ack mode: this one message was not processed.
             message = unacked.pop(ack_id)
-            if sub.queue is not None:
+            if sub.queue is not None and frame.get("requeue") == "false":
+                self._dead_letter(message)  # RabbitMQ's header: give up on it now
+            elif sub.queue is not None:
                 self._return_to_queue(sub.queue, [message])
             else:
                 self.stats.dropped_nacked_topic += 1
