@@ -188,3 +188,34 @@ def test_serve_a_missing_application() -> None:
     )
     assert result.returncode == 2
     assert "cannot load app 'no_such_module:app'" in result.stderr
+
+
+def test_persistent_messages_survive_a_server_restart(tmp_path: Path) -> None:
+    config = tmp_path / "stompbox.toml"
+    config.write_text(f'[broker]\nstore = "{tmp_path / "messages.db"}"\n')
+    port = free_port()
+    command = stompbox("serve", "--config", str(config), "--port", str(port), "--ws-port", "0")
+
+    first = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        conn, listener = stomp_client(port)
+        conn.send("/queue/durable", "survives", headers={"persistent": "true"}, receipt="r")
+        assert listener.receipts.get(timeout=5) == "r"
+        conn.send("/queue/durable", "does not")
+        conn.disconnect()
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(10) == 0
+
+    second = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        conn, listener = stomp_client(port)
+        conn.subscribe("/queue/durable", id="1")
+        assert listener.get().body == "survives"
+        assert listener.none_within(0.3)
+        conn.disconnect()
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(10) == 0

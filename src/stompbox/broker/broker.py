@@ -21,6 +21,7 @@ from .matching import TopicIndex, has_wildcard, split_destination
 from .message import BROKER_HEADERS, Message
 from .queues import QueueDestination
 from .session import Session, SessionSink, Subscription, Transaction
+from .store import MessageStore
 
 __all__ = ["Broker", "BrokerStats"]
 
@@ -58,6 +59,43 @@ class Broker:
         self._routes: dict[str, tuple[str, DestinationKind, bool]] = {}
         self._run = secrets.token_hex(3)
         self._counter = 0
+        self.store = MessageStore(self.config.store) if self.config.store else None
+        if self.store is not None:
+            self._restore(self.store)
+
+    def _restore(self, store: MessageStore) -> None:
+        """Put the persistent messages of a previous run back in their queues."""
+        restored = 0
+        for stored, destination, headers, body, redeliveries in store.load():
+            try:
+                _, kind, _ = self.route(destination)
+            except BrokerError:
+                log.warning(
+                    "stored message %d for %s: no such destination now", stored, destination
+                )
+                continue
+            if kind is not _QUEUE:
+                continue
+            self._counter += 1
+            message = Message(destination, f"{self._run}-{self._counter}", headers, body)
+            message.redeliveries = redeliveries
+            message.stored = stored
+            self._queue(destination).push(message)
+            restored += 1
+        if restored:
+            log.info("restored %d persistent message(s) from %s", restored, store.path)
+
+    def close(self) -> None:
+        """Release the message store, if any (persistent messages stay in it)."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def _forget(self, message: Message) -> None:
+        """A persistent message was consumed: it leaves the store."""
+        if self.store is not None and message.stored is not None:
+            self.store.remove(message.stored)
+        message.stored = None
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -189,6 +227,8 @@ class Broker:
         message = Message(destination, f"{self._run}-{self._counter}", headers, body)
         self.stats.published += 1
         if kind is _QUEUE:
+            if self.store is not None and ("persistent", "true") in headers:
+                message.stored = self.store.add(destination, headers, body)
             queue = self._queue(destination)
             self._enqueue(queue, message)
             return queue
@@ -230,6 +270,8 @@ class Broker:
             sub.unacked[ack_id] = message
             if session.version == "1.2":
                 out.append(f"ack:{ack_id}\n".encode())
+        elif message.stored is not None:
+            self._forget(message)  # auto ack: delivered is consumed
         out.append(message.wire(session.version))
         self.stats.delivered += 1
 
@@ -307,6 +349,8 @@ class Broker:
             if message.redeliveries > self.config.max_redeliveries:
                 self._dead_letter(message)
             else:
+                if self.store is not None and message.stored is not None:
+                    self.store.redelivered(message.stored, message.redeliveries)
                 back.append(message)
         if back:
             queue.push_front(back)
@@ -332,7 +376,11 @@ class Broker:
         queue = self._queue(target)
         if len(queue.backlog) >= self.config.queue_max_messages:
             log.error("dead-letter queue %s is full; message %s discarded", target, message.id)
+            self._forget(message)
             return
+        if self.store is not None and message.stored is not None:
+            self.store.move(message.stored, target, dead.headers)
+            dead.stored, message.stored = message.stored, None
         queue.push(dead)
         self._dispatch(queue)
 
@@ -465,11 +513,11 @@ class Broker:
         elif sub.ack == "client":  # cumulative: this message and all delivered before it
             while unacked:
                 key = next(iter(unacked))
-                del unacked[key]
+                self._forget(unacked.pop(key))
                 if key == ack_id:
                     break
         else:
-            del unacked[ack_id]
+            self._forget(unacked.pop(ack_id))
         self._refill(sub)
 
     # -- transactions ------------------------------------------------------------------

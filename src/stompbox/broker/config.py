@@ -55,6 +55,9 @@ class BrokerConfig:
     """Open transactions per connection."""
     max_transaction_frames: int = 10_000
     """Frames buffered in one transaction."""
+    store: str | None = None
+    """Path of an SQLite file for queue messages sent with ``persistent:true``; None keeps
+    everything in memory."""
 
     def __post_init__(self) -> None:
         if self.separator not in ("/", "."):

@@ -42,6 +42,7 @@ class Message:
         "headers",
         "id",
         "redeliveries",
+        "stored",
     )
 
     def __init__(self, destination: str, message_id: str, headers: Headers, body: bytes) -> None:
@@ -50,6 +51,8 @@ class Message:
         self.headers = headers
         self.body = body
         self.redeliveries = 0
+        self.stored: int | None = None
+        """Row id in the message store, for a persistent queue message."""
         self._wire: bytes = b""
         self._wire_version: str | None = None
         self._wires: dict[str, bytes] | None = None

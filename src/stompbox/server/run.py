@@ -29,6 +29,7 @@ async def start_server(
     """Run TCP (and WebSocket, unless ``ws_port`` is 0) listeners inside ``async with``;
     they stop cleanly on exit."""
     config = config or ServerConfig()
+    owned = broker is None
     server = TcpServer(broker or Broker(config.broker), config, app)
     await server.start()
     websocket = None
@@ -41,6 +42,8 @@ async def start_server(
         if websocket is not None:
             websocket.close(close_connections=False)
         await server.stop()
+        if owned:
+            server.broker.close()
 
 
 async def serve(
