@@ -13,6 +13,7 @@ otherwise. A message may hold one frame or many, in both directions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -121,6 +122,33 @@ class MessageTransport:
         self.closed.set()
 
 
+async def pump(
+    transport: MessageTransport,
+    session: ServerSession,
+    receive: Callable[[], Awaitable[bytes | None]],
+    grace: float,
+) -> None:
+    """Feed received messages to the session until either side ends, then let the
+    output drain (at most ``grace`` seconds) and tell the session it is over."""
+    writer = asyncio.create_task(transport.run_writer())
+    try:
+        while not transport.is_closing():
+            if not transport.reading.is_set():
+                await transport.reading.wait()
+                continue
+            data = await receive()
+            if data is None:
+                break
+            session.data_received(data)
+        transport.close()
+        await asyncio.wait_for(writer, grace)
+    except (TimeoutError, OSError, RuntimeError):
+        pass  # the peer went away mid-write
+    finally:
+        writer.cancel()
+        session.connection_lost()
+
+
 def _take_all(queue: deque[bytes]) -> bytes:
     data = b"".join(queue)
     queue.clear()
@@ -165,26 +193,19 @@ async def serve_websocket(
         host, port = websocket.remote_address[:2]
         session = ServerSession(broker, config, transport, f"ws:{host}:{port}", loop, app)
         transport.session = session
+
+        async def receive() -> bytes | None:
+            try:
+                message = await websocket.recv()
+            except Exception:  # closed by the peer, or a broken connection
+                return None
+            return message.encode() if isinstance(message, str) else message
+
         connections.add(session)
-        writer = asyncio.create_task(transport.run_writer())
         try:
-            while not transport.is_closing():
-                if not transport.reading.is_set():
-                    await transport.reading.wait()
-                    continue
-                try:
-                    message = await websocket.recv()
-                except Exception:  # closed by the peer, or a broken connection
-                    break
-                session.data_received(message.encode() if isinstance(message, str) else message)
-            transport.close()
-            await asyncio.wait_for(writer, config.shutdown_grace)
-        except TimeoutError:
-            pass
+            await pump(transport, session, receive, config.shutdown_grace)
         finally:
-            writer.cancel()
             connections.discard(session)
-            session.connection_lost()
             await websocket.close()
 
     return await serve(
@@ -277,26 +298,22 @@ class StompASGI:
             scope,
         )
         transport.session = session
+        disconnected = False
+
+        async def next_message() -> bytes | None:
+            nonlocal disconnected
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                disconnected = True
+                return None
+            data = message.get("bytes")
+            return data if data is not None else (message.get("text") or "").encode()
+
         self.connections.add(session)
-        writer = asyncio.create_task(transport.run_writer())
         try:
-            while not transport.is_closing():
-                if not transport.reading.is_set():
-                    await transport.reading.wait()
-                    continue
-                message = await receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                data = message.get("bytes")
-                if data is None:
-                    data = (message.get("text") or "").encode()
-                session.data_received(data)
-            transport.close()
-            await asyncio.wait_for(writer, self.config.shutdown_grace)
-            await send({"type": "websocket.close", "code": 1000})
-        except (TimeoutError, OSError, RuntimeError):
-            pass  # the peer went away mid-write
+            await pump(transport, session, next_message, self.config.shutdown_grace)
+            if not disconnected:
+                with contextlib.suppress(OSError, RuntimeError):
+                    await send({"type": "websocket.close", "code": 1000})
         finally:
-            writer.cancel()
             self.connections.discard(session)
-            session.connection_lost()
