@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from stompbox.broker import Broker, BrokerError, DestinationKind
+from stompbox.client.url import parse_url
 from stompbox.protocol import Frame, FrameParser, Limits, serialize
+from stompbox.relay import RelayConnection
 from stompbox.server.config import ServerConfig
 from stompbox.server.run import start_server
 from stompbox.server.session import AccessDenied, ServerSession, flush_output
@@ -41,6 +43,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("stompbox.app")
+
+_RELAYED = frozenset(
+    {"SEND", "SUBSCRIBE", "UNSUBSCRIBE", "ACK", "NACK", "BEGIN", "COMMIT", "ABORT"}
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 EVENTS = ("connect", "connected", "subscribe", "unsubscribe", "disconnect")
@@ -69,6 +75,7 @@ class StompApp:
         config: ServerConfig | None = None,
         authenticate: Callable[[Credentials], Any] | None = None,
         require_auth: bool = False,
+        relay: str | None = None,
     ) -> None:
         self.app_prefixes = tuple(p.rstrip("/") for p in app_prefixes)
         if isinstance(broker_prefixes, Mapping):
@@ -100,6 +107,11 @@ class StompApp:
         self._ids = itertools.count(1)
         self._asgi: StompASGI | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self.relay_url = parse_url(relay) if relay is not None else None
+        """With a relay, broker destinations live on that broker (RabbitMQ, ActiveMQ):
+        each session gets its own connection to it, and the template shares one."""
+        self._relays: dict[ServerSession, RelayConnection] = {}
+        self._system_relay: RelayConnection | None = None
 
     # -- registration ------------------------------------------------------------------
 
@@ -214,8 +226,29 @@ class StompApp:
             out.append(("content-type", content_type))
         if headers:
             out.extend(headers.items())
+        if self.relay_url is not None:
+            self._system().send(Frame("SEND", tuple(out), body))
+            return
         self.broker.publish(destination, tuple(out[1:]), body)
         flush_output(self.broker)
+
+    def _system(self) -> RelayConnection:
+        """The relay connection the template publishes through, made on first use."""
+        if self._system_relay is None:
+            assert self.relay_url is not None
+
+            def lost(reason: str) -> None:
+                self._system_relay = None
+
+            relay = RelayConnection(self.relay_url, None, self._system_frame, lost)
+            relay.start()
+            self._system_relay = relay
+        return self._system_relay
+
+    @staticmethod
+    def _system_frame(frame: Frame) -> None:
+        if frame.command == "ERROR":
+            log.error("relay refused a message: %s", frame.get("message"))
 
     def _send_to_user(
         self,
@@ -260,10 +293,30 @@ class StompApp:
         user = str(session.principal) if session.principal is not None else session.session.id
         self._sessions[session] = _SessionState(user)
         self._users.setdefault(user, {})[session] = None
+        if self.relay_url is not None:
+
+            def from_broker(frame: Frame) -> None:
+                if frame.command == "ERROR":
+                    detail = frame.body.decode("utf-8", "replace")
+                    session.error(frame.get("message") or "broker error", detail)
+                else:
+                    session.write_frame(frame)
+
+            def lost(reason: str) -> None:
+                session.error("broker relay lost", reason)
+
+            relay = RelayConnection(self.relay_url, session.conn.version, from_broker, lost)
+            relay.start()
+            self._relays[session] = relay
         self._emit("connected", session)
 
     def disconnected(self, session: ServerSession) -> None:
         self._outgoing.pop(session, None)
+        relay = self._relays.pop(session, None)
+        if relay is not None:
+            task = asyncio.ensure_future(relay.close())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         state = self._sessions.pop(session, None)
         if state is None:
             return
@@ -328,6 +381,10 @@ class StompApp:
                 session.send_receipt(frame)
                 return None
             state.user_subscriptions.pop(sub_id, None)
+        relay = self._relays.get(session)
+        if relay is not None and command in _RELAYED:
+            relay.send(frame)  # the external broker answers, receipts included
+            return None
         return frame
 
     # -- handling ----------------------------------------------------------------------

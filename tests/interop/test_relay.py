@@ -1,0 +1,95 @@
+"""Scale-out: two stompbox applications relaying broker destinations to one RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+import stompbox
+from stompbox.app import StompApp, TestClient, send_to
+
+from ..support import run
+
+pytestmark = pytest.mark.rabbitmq
+
+
+def instance(rabbitmq: str) -> StompApp:
+    app = StompApp(relay=rabbitmq)
+
+    @app.message("/shout")
+    @send_to("/topic/shouts")
+    def shout(payload: str) -> str:
+        return payload.upper()
+
+    return app
+
+
+def test_two_instances_share_destinations_through_rabbitmq(rabbitmq: str) -> None:
+    first, second = instance(rabbitmq), instance(rabbitmq)
+    topic = f"/topic/relay-{uuid.uuid4().hex[:8]}"
+
+    async def main() -> None:
+        async with (
+            TestClient(first, login="ann") as ann,
+            TestClient(second, login="bob") as bob,
+            ann.subscribe(topic) as on_first,
+            ann.subscribe("/topic/shouts") as shouts,
+        ):
+            # a client of the second instance reaches a subscriber of the first
+            await bob.send(topic, "across processes", receipt=True)
+            message = await on_first.get(5)
+            assert message.text == "across processes"
+            assert message.headers["destination"] == topic
+            # a handler's reply on the second instance, through the template and RabbitMQ
+            await bob.send("/app/shout", "hello", receipt=True)
+            assert (await shouts.get(5)).text == "HELLO"
+            # and the embedded brokers saw none of it
+            assert first.broker.stats.published == second.broker.stats.published == 0
+
+    run(main())
+
+
+def test_acks_and_nacks_are_the_relayed_brokers(rabbitmq: str) -> None:
+    app = instance(rabbitmq)
+    queue = f"/queue/relay-{uuid.uuid4().hex[:8]}"
+
+    async def main() -> None:
+        async with (
+            TestClient(app) as client,
+            client.subscribe(queue, ack="client-individual") as sub,
+        ):
+            await client.send(queue, "job", receipt=True)
+            first = await sub.get(5)
+            await first.nack()
+            again = await sub.get(5)
+            assert again.text == "job" and again.redelivered
+            await again.ack()
+            with pytest.raises(TimeoutError):
+                await sub.get(0.3)
+
+    run(main())
+
+
+def test_broker_errors_reach_the_client(rabbitmq: str) -> None:
+    app = instance(rabbitmq)
+
+    async def main() -> None:
+        async with TestClient(app) as client:
+            with pytest.raises(stompbox.BrokerErrorFrame):
+                await client.send("/bogus/place", "x", receipt=True)
+
+    run(main())
+
+
+def test_unreachable_relay_ends_the_session() -> None:
+    app = StompApp(relay="stomp://guest:guest@127.0.0.1:1/")
+
+    async def main() -> None:
+        async with TestClient(app) as client:
+            await asyncio.sleep(0.2)
+            with pytest.raises(stompbox.StompError):
+                await client.send("/topic/x", "nowhere", receipt=True)
+
+    run(main())
