@@ -45,7 +45,16 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     app = None
     broker = None
-    if args.app is not None:
+    if args.relay is not None and args.app is None:
+        from stompbox.app import StompApp
+
+        try:
+            app = StompApp(config=config, relay=args.relay)
+        except ValueError as exc:
+            print(f"stompbox serve: --relay: {exc}", file=sys.stderr)
+            return 2
+        config, broker = app.config, app.broker
+    elif args.app is not None:
         try:
             app = load_app(args.app)
         except (ImportError, AttributeError, TypeError, OSError) as exc:
@@ -54,6 +63,10 @@ def _serve(args: argparse.Namespace) -> int:
         # the app's own broker settings (prefixes, separator) stay; where to listen is ours
         for name in ("host", "port", "ws_port", "ws_path", *overrides):
             setattr(app.config, name, getattr(config, name))
+        if args.relay is not None:
+            from stompbox.client.url import parse_url
+
+            app.relay_url = parse_url(args.relay)
         config, broker = app.config, app.broker
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
@@ -128,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--app",
         metavar="MODULE:NAME",
         help="serve a stompbox.app.StompApp (module.path:name or file.py:name) on these ports",
+    )
+    serve.add_argument(
+        "--relay",
+        metavar="URL",
+        help=(
+            "keep topics and queues on this external broker (stomp://user:pass@host:61613/), "
+            "so that several stompbox processes share them"
+        ),
     )
     serve.add_argument(
         "--separator", choices=["/", "."], help="topic wildcard segment separator (default /)"

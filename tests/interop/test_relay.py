@@ -93,3 +93,36 @@ def test_unreachable_relay_ends_the_session() -> None:
                 await client.send("/topic/x", "nowhere", receipt=True)
 
     run(main())
+
+
+def test_two_serve_processes_relaying_to_rabbitmq(rabbitmq: str) -> None:
+    import signal
+    import subprocess
+
+    from ..server.helpers import stomp_client
+    from ..support import free_port, stompbox, wait_for_port
+
+    ports = [free_port(), free_port()]
+    processes = [
+        subprocess.Popen(
+            stompbox("serve", "--port", str(port), "--ws-port", "0", "--relay", rabbitmq),
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    try:
+        for port in ports:
+            wait_for_port(port)
+        topic = f"/topic/scale-{uuid.uuid4().hex[:8]}"
+        subscriber, listener = stomp_client(ports[0])
+        subscriber.subscribe(topic, id="1", receipt="ready")
+        assert listener.receipts.get(timeout=5) == "ready"
+        publisher, _ = stomp_client(ports[1])
+        publisher.send(topic, "from the other process")
+        assert listener.get().body == "from the other process"
+        subscriber.disconnect()
+        publisher.disconnect()
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(10) == 0
