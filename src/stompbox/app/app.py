@@ -190,13 +190,13 @@ class StompApp:
         parser.feed(data)
         out = []
         for frame in parser.frames():
-            changed: Frame | None = frame
+            current: Frame | None = frame
             for interceptor in self._outbound:
-                changed = interceptor(changed, session)  # type: ignore[arg-type]
-                if changed is None:
+                if current is None:
                     break
-            if changed is not None:
-                out.append(serialize(changed, session.conn.version))
+                current = interceptor(current, session)
+            if current is not None:
+                out.append(serialize(current, session.conn.version))
         if data.strip(b"\r\n") == b"":  # a heart-beat
             return data
         return b"".join(out)

@@ -70,13 +70,15 @@ class RelayConnection:
                 for event in conn.events():
                     if isinstance(event, ConnectionClosed):
                         raise ConnectionError("the broker closed the connection")
-                    if event.command == "CONNECTED":  # type: ignore[union-attr]
+                    if not isinstance(event, Frame):
+                        continue
+                    if event.command == "CONNECTED":
                         self._writer = writer
                         waiting, self._waiting = self._waiting, []
                         for frame in waiting:
                             self.send(frame)
                     else:
-                        self._on_frame(event)  # type: ignore[arg-type]
+                        self._on_frame(event)
                 if not data:
                     raise ConnectionError("the broker closed the connection")
         except (ConnectionError, OSError, ProtocolError) as exc:
