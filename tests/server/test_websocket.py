@@ -178,3 +178,50 @@ def test_asgi_app_answers_http_with_426() -> None:
         assert response.headers["upgrade"] == "websocket"
 
     run(main())
+
+
+def test_a_silent_websocket_client_is_closed_by_heartbeats() -> None:
+    async def main() -> None:
+        async with (
+            ws_server(heartbeat=(0, 100), heartbeat_floor=100) as url,
+            ws_connect(url, subprotocols=["v12.stomp"]) as ws,  # type: ignore[list-item]
+        ):
+            await ws.send("CONNECT\naccept-version:1.2\nheart-beat:100,0\n\n\0")
+            peer = WsPeer(ws)
+            assert (await peer.frame()).command == "CONNECTED"
+            peer.parser.version = "1.2"
+            error = await peer.frame()
+            assert error.get("message") == "heart-beat timeout"
+            await asyncio.wait_for(ws.wait_closed(), 5)  # closed without a word from us
+
+    run(main())
+
+
+def test_asgi_session_error_closes_the_websocket() -> None:
+    async def main() -> None:
+        stomp = StompASGI(
+            config=ServerConfig(port=0, ws_port=0, heartbeat=(0, 100), heartbeat_floor=100)
+        )
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                stomp, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
+            )
+        )
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            assert not task.done()
+            await asyncio.sleep(0.02)
+        try:
+            async with ws_connect(f"ws://127.0.0.1:{port}/", subprotocols=["v12.stomp"]) as ws:  # type: ignore[list-item]
+                await ws.send("CONNECT\naccept-version:1.2\nheart-beat:100,0\n\n\0")
+                peer = WsPeer(ws)
+                assert (await peer.frame()).command == "CONNECTED"
+                peer.parser.version = "1.2"
+                assert (await peer.frame()).get("message") == "heart-beat timeout"
+                await asyncio.wait_for(ws.wait_closed(), 5)
+        finally:
+            server.should_exit = True
+            await task
+
+    run(main())

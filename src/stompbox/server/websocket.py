@@ -46,28 +46,45 @@ def choose_subprotocol(offered: list[str] | tuple[str, ...]) -> str | None:
 class MessageTransport:
     """A :class:`~stompbox.server.session.Transport` over WebSocket messages.
 
-    Writes are queued and sent by one task, in order; past ``limit`` queued bytes the
+    Writes are queued and sent in order by a task that exists only while there is output
+    (an idle connection holds no task and no event); past ``limit`` queued bytes the
     session is told to stop writing (as TCP's ``pause_writing``), and below half of it to
     resume. ``pause_reading`` makes the receive loop wait.
     """
+
+    __slots__ = (
+        "_closer",
+        "_closing",
+        "_closing_task",
+        "_limit",
+        "_paused_reading",
+        "_paused_writing",
+        "_queue",
+        "_queued",
+        "_send_bytes",
+        "_send_text",
+        "_writer",
+        "session",
+    )
 
     def __init__(
         self,
         send_text: Callable[[str], Awaitable[None]],
         send_bytes: Callable[[bytes], Awaitable[None]],
         limit: int,
+        closer: Callable[[], Awaitable[None]],
     ) -> None:
         self._send_text = send_text
         self._send_bytes = send_bytes
+        self._closer: Callable[[], Awaitable[None]] | None = closer
+        self._closing_task: asyncio.Task[None] | None = None
         self._limit = limit
         self._queue: deque[bytes] = deque()
         self._queued = 0
-        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self._paused_writing = False
-        self.reading = asyncio.Event()
-        self.reading.set()
-        self.closed = asyncio.Event()
+        self._paused_reading: asyncio.Event | None = None
         self.session: ServerSession | None = None
 
     # Transport, called by the session
@@ -76,50 +93,70 @@ class MessageTransport:
             return
         self._queue.append(data)
         self._queued += len(data)
-        self._wake.set()
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_all())
         if self._queued > self._limit and not self._paused_writing and self.session is not None:
             self._paused_writing = True
             self.session.pause_writing()
 
     def close(self) -> None:
+        """Close once the output is sent, as asyncio transports do; the receive loop then
+        sees the connection end even if the client says nothing more."""
+        if self._closing:
+            return
         self._closing = True
-        self._wake.set()
+        self._closing_task = asyncio.get_running_loop().create_task(self._close_after_drain())
+
+    async def _close_after_drain(self) -> None:
+        closer, self._closer = self._closer, None
+        with contextlib.suppress(Exception):
+            await self.drain()
+            if closer is not None:
+                await closer()
 
     def is_closing(self) -> bool:
         return self._closing
 
     def pause_reading(self) -> None:
-        self.reading.clear()
+        if self._paused_reading is None:
+            self._paused_reading = asyncio.Event()
 
     def resume_reading(self) -> None:
-        self.reading.set()
+        if self._paused_reading is not None:
+            self._paused_reading.set()
+            self._paused_reading = None
 
-    async def run_writer(self) -> None:
-        """Send queued bytes until closed; returns once everything before close is sent."""
+    async def wait_readable(self) -> None:
+        """Return at once, or when reading resumes after ``pause_reading``."""
+        while self._paused_reading is not None:
+            await self._paused_reading.wait()
+
+    async def drain(self) -> None:
+        """Wait until everything written so far has been sent."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    async def _write_all(self) -> None:
         queue = self._queue
-        while True:
-            if not queue:
-                if self._closing:
-                    break
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            data = queue.popleft() if len(queue) == 1 else _take_all(queue)
-            self._queued -= len(data)
-            try:
-                text = data.decode()
-            except UnicodeDecodeError:
-                await self._send_bytes(data)
-            else:
-                await self._send_text(text)
-            if (
-                self._paused_writing
-                and self._queued < self._limit // 2
-                and self.session is not None
-            ):
-                self._paused_writing = False
-                self.session.resume_writing()
-        self.closed.set()
+        try:
+            while queue:
+                data = queue.popleft() if len(queue) == 1 else _take_all(queue)
+                self._queued -= len(data)
+                try:
+                    text = data.decode()
+                except UnicodeDecodeError:
+                    await self._send_bytes(data)
+                else:
+                    await self._send_text(text)
+                if (
+                    self._paused_writing
+                    and self._queued < self._limit // 2
+                    and self.session is not None
+                ):
+                    self._paused_writing = False
+                    self.session.resume_writing()
+        finally:
+            self._writer = None
 
 
 async def pump(
@@ -130,22 +167,18 @@ async def pump(
 ) -> None:
     """Feed received messages to the session until either side ends, then let the
     output drain (at most ``grace`` seconds) and tell the session it is over."""
-    writer = asyncio.create_task(transport.run_writer())
     try:
         while not transport.is_closing():
-            if not transport.reading.is_set():
-                await transport.reading.wait()
-                continue
+            await transport.wait_readable()
             data = await receive()
             if data is None:
                 break
             session.data_received(data)
         transport.close()
-        await asyncio.wait_for(writer, grace)
+        await asyncio.wait_for(transport.drain(), grace)
     except (TimeoutError, OSError, RuntimeError):
         pass  # the peer went away mid-write
     finally:
-        writer.cancel()
         session.connection_lost()
 
 
@@ -189,7 +222,9 @@ async def serve_websocket(
         return Subprotocol(chosen) if chosen else None
 
     async def handler(websocket: WebSocket) -> None:
-        transport = MessageTransport(websocket.send, websocket.send, config.outbound_buffer)
+        transport = MessageTransport(
+            websocket.send, websocket.send, config.outbound_buffer, websocket.close
+        )
         host, port = websocket.remote_address[:2]
         session = ServerSession(broker, config, transport, f"ws:{host}:{port}", loop, app)
         transport.session = session
@@ -280,13 +315,23 @@ class StompASGI:
             }
         )
 
+        disconnected = False
+
         async def send_text(text: str) -> None:
             await send({"type": "websocket.send", "text": text})
 
         async def send_bytes(data: bytes) -> None:
             await send({"type": "websocket.send", "bytes": data})
 
-        transport = MessageTransport(send_text, send_bytes, self.config.outbound_buffer)
+        closed = False
+
+        async def close() -> None:
+            nonlocal closed
+            if not closed and not disconnected:
+                closed = True
+                await send({"type": "websocket.close", "code": 1000})
+
+        transport = MessageTransport(send_text, send_bytes, self.config.outbound_buffer, close)
         client = scope.get("client") or ("?", 0)
         session = ServerSession(
             self.broker,
@@ -298,7 +343,6 @@ class StompASGI:
             scope,
         )
         transport.session = session
-        disconnected = False
 
         async def next_message() -> bytes | None:
             nonlocal disconnected
@@ -312,8 +356,7 @@ class StompASGI:
         self.connections.add(session)
         try:
             await pump(transport, session, next_message, self.config.shutdown_grace)
-            if not disconnected:
-                with contextlib.suppress(OSError, RuntimeError):
-                    await send({"type": "websocket.close", "code": 1000})
+            with contextlib.suppress(OSError, RuntimeError):
+                await close()
         finally:
             self.connections.discard(session)
