@@ -29,6 +29,7 @@ __all__ = ["SUBPROTOCOLS", "MessageTransport", "StompASGI", "choose_subprotocol"
 log = logging.getLogger("stompbox.server")
 
 SUBPROTOCOLS = ("v12.stomp", "v11.stomp", "v10.stomp")
+_LINGER = 1.0  # seconds a writer task waits for more output before it goes away
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -57,6 +58,7 @@ class MessageTransport:
         "_closing",
         "_closing_task",
         "_limit",
+        "_more",
         "_paused_reading",
         "_paused_writing",
         "_queue",
@@ -82,6 +84,7 @@ class MessageTransport:
         self._queue: deque[bytes] = deque()
         self._queued = 0
         self._writer: asyncio.Task[None] | None = None
+        self._more: asyncio.Event | None = None  # set while the writer waits for output
         self._closing = False
         self._paused_writing = False
         self._paused_reading: asyncio.Event | None = None
@@ -95,6 +98,8 @@ class MessageTransport:
         self._queued += len(data)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write_all())
+        elif self._more is not None:
+            self._more.set()
         if self._queued > self._limit and not self._paused_writing and self.session is not None:
             self._paused_writing = True
             self.session.pause_writing()
@@ -105,6 +110,8 @@ class MessageTransport:
         if self._closing:
             return
         self._closing = True
+        if self._more is not None:
+            self._more.set()
         self._closing_task = asyncio.get_running_loop().create_task(self._close_after_drain())
 
     async def _close_after_drain(self) -> None:
@@ -137,24 +144,38 @@ class MessageTransport:
             await asyncio.shield(self._writer)
 
     async def _write_all(self) -> None:
+        """Send the queue; then linger a second for more, so that a busy connection keeps
+        one task rather than starting one per burst, and an idle one keeps none."""
         queue = self._queue
         try:
-            while queue:
-                data = queue.popleft() if len(queue) == 1 else _take_all(queue)
-                self._queued -= len(data)
+            while True:
+                while queue:
+                    data = queue.popleft() if len(queue) == 1 else _take_all(queue)
+                    self._queued -= len(data)
+                    try:
+                        text = data.decode()
+                    except UnicodeDecodeError:
+                        await self._send_bytes(data)
+                    else:
+                        await self._send_text(text)
+                    if (
+                        self._paused_writing
+                        and self._queued < self._limit // 2
+                        and self.session is not None
+                    ):
+                        self._paused_writing = False
+                        self.session.resume_writing()
+                if self._closing:
+                    return
+                self._more = more = asyncio.Event()
                 try:
-                    text = data.decode()
-                except UnicodeDecodeError:
-                    await self._send_bytes(data)
-                else:
-                    await self._send_text(text)
-                if (
-                    self._paused_writing
-                    and self._queued < self._limit // 2
-                    and self.session is not None
-                ):
-                    self._paused_writing = False
-                    self.session.resume_writing()
+                    async with asyncio.timeout(_LINGER):
+                        await more.wait()
+                except TimeoutError:
+                    if not queue:
+                        return
+                finally:
+                    self._more = None
         finally:
             self._writer = None
 
