@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from stompbox.client.url import BrokerURL
 from stompbox.protocol import ClientConnection, ConnectionClosed, Frame, ProtocolError
+from stompbox.server.tcp import set_keepalive
 
 __all__ = ["RelayConnection"]
 
@@ -60,6 +61,9 @@ class RelayConnection:
         except OSError as exc:
             self._lost(f"cannot reach the broker at {url.host}:{url.port}: {exc}")
             return
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # no heart-beats on relay connections: let TCP find dead peers
+            set_keepalive(sock, 60)
         conn = self.conn
         conn.connect(url.vhost, login=url.login, passcode=url.passcode)
         writer.write(conn.data_to_send())

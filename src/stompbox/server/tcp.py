@@ -12,7 +12,7 @@ from stompbox.broker import Broker
 from .config import ServerConfig
 from .session import Application, ServerSession, Transport
 
-__all__ = ["StompProtocol", "TcpServer"]
+__all__ = ["StompProtocol", "TcpServer", "set_keepalive"]
 
 log = logging.getLogger("stompbox.server")
 
@@ -41,7 +41,7 @@ class StompProtocol(asyncio.Protocol):
             return
         sock = tcp.get_extra_info("socket")
         if sock is not None:
-            _keepalive(sock, server.config.keepalive_idle)
+            set_keepalive(sock, server.config.keepalive_idle)
         tcp.set_write_buffer_limits(high=server.config.outbound_buffer)
         log.debug("%s: connection opened", peer)
         self.session = ServerSession(
@@ -73,7 +73,7 @@ class StompProtocol(asyncio.Protocol):
             self.session = None
 
 
-def _keepalive(sock: socket.socket, idle: int) -> None:
+def set_keepalive(sock: socket.socket, idle: int) -> None:
     """Let the kernel find dead peers of clients that negotiate no heart-beats."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
