@@ -162,6 +162,7 @@ def test_serve_an_application(tmp_path: Path) -> None:
     )
     try:
         wait_for_port(port)
+        wait_for_port(ws_port)  # the WebSocket listener starts after the TCP one
 
         async def main() -> None:
             async with (
