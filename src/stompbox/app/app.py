@@ -343,7 +343,7 @@ class StompApp:
             destination = frame.get("destination") or ""
             path = self._strip(destination, self.app_prefixes)
             if path is not None:
-                self._enqueue(session, state, self._on_send(session, frame, destination, path))
+                self._enqueue(session, state, self._on_frame(session, frame, destination, path))
                 return None
             if self._strip(destination, (self.user_prefix,)) is not None:
                 self._send_to_named_user(session, frame, destination)
@@ -356,7 +356,7 @@ class StompApp:
                 state.app_subscriptions.add(sub_id)
                 self._emit("subscribe", session, frame)
                 self._enqueue(
-                    session, state, self._on_subscribe(session, frame, destination, path, sub_id)
+                    session, state, self._on_frame(session, frame, destination, path, sub_id)
                 )
                 return None
             user_path = self._strip(destination, (self.user_prefix,))
@@ -413,31 +413,23 @@ class StompApp:
             job = state.jobs.get_nowait()
             await job()
 
-    def _on_send(
-        self, session: ServerSession, frame: Frame, destination: str, path: str
+    def _on_frame(
+        self,
+        session: ServerSession,
+        frame: Frame,
+        destination: str,
+        path: str,
+        sub_id: str | None = None,
     ) -> Callable[[], Awaitable[None]]:
-        async def job() -> None:
-            found = self.router.find(path, subscribe=False)
-            if found is None:
-                session.error(
-                    "no handler", f"no @app.message handler for {destination}", frame=frame
-                )
-                return
-            route, variables = found
-            ctx = Context(frame, destination, variables, session, session.principal)
-            if await self._call(route, ctx, session, frame, sub_id=None):
-                session.send_receipt(frame)
+        """The job for a SEND (``sub_id`` None) or SUBSCRIBE to an application destination."""
+        subscribe = sub_id is not None
 
-        return job
-
-    def _on_subscribe(
-        self, session: ServerSession, frame: Frame, destination: str, path: str, sub_id: str
-    ) -> Callable[[], Awaitable[None]]:
         async def job() -> None:
-            found = self.router.find(path, subscribe=True)
+            found = self.router.find(path, subscribe=subscribe)
             if found is None:
+                decorator = "@app.subscribe" if subscribe else "@app.message"
                 session.error(
-                    "no handler", f"no @app.subscribe handler for {destination}", frame=frame
+                    "no handler", f"no {decorator} handler for {destination}", frame=frame
                 )
                 return
             route, variables = found
