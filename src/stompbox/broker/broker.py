@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from stompbox.protocol.frames import Frame
@@ -59,6 +59,18 @@ class Broker:
         self._routes: dict[str, tuple[str, DestinationKind, bool]] = {}
         self._run = secrets.token_hex(3)
         self._counter = 0
+        self.handlers: dict[str, Callable[[Session, Frame], object]] = {
+            "SEND": self.send,
+            "SUBSCRIBE": self.subscribe,
+            "UNSUBSCRIBE": self.unsubscribe,
+            "ACK": self.ack,
+            "NACK": self.nack,
+            "BEGIN": self.begin,
+            "COMMIT": self.commit,
+            "ABORT": self.abort,
+        }
+        """The method for each client command the broker carries out; built once here
+        rather than per connection."""
         self.store = MessageStore(self.config.store) if self.config.store else None
         if self.store is not None:
             self._restore(self.store)

@@ -73,7 +73,6 @@ class ServerSession:
     """Drives one :class:`ServerConnection` and hands its frames to the broker."""
 
     __slots__ = (
-        "_handlers",
         "_timer",
         "_timer_at",
         "app",
@@ -120,16 +119,6 @@ class ServerSession:
             connect_limits=config.connect_limits,
             connect_timeout=config.connect_timeout,
         )
-        self._handlers = {
-            "SEND": broker.send,
-            "SUBSCRIBE": broker.subscribe,
-            "UNSUBSCRIBE": broker.unsubscribe,
-            "ACK": broker.ack,
-            "NACK": broker.nack,
-            "BEGIN": broker.begin,
-            "COMMIT": broker.commit,
-            "ABORT": broker.abort,
-        }
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._schedule()
@@ -149,8 +138,8 @@ class ServerSession:
 
     def _process(self) -> None:
         conn = self.conn
-        handlers = self._handlers
         broker = self.broker
+        handlers = broker.handlers
         frame: Frame | None = None
         app = self.app
         try:
