@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,7 +16,7 @@ from stompbox.broker import Broker
 from stompbox.client import parse_url
 from stompbox.server import ServerConfig, TcpServer, start_server
 
-from ..support import run
+from ..support import free_port, run
 
 
 @contextlib.asynccontextmanager
@@ -171,9 +170,7 @@ def test_iteration_ends_cleanly_on_close() -> None:
 
 def test_connect_failures() -> None:
     async def main() -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         with pytest.raises(stompbox.ConnectFailed, match="cannot reach"):
             await stompbox.connect(f"stomp://127.0.0.1:{port}/").open()
         async with server(users={"alice": "secret"}) as srv:
@@ -238,9 +235,7 @@ def test_client_sends_heartbeats() -> None:
 
 def test_reconnect_resubscribes() -> None:
     async def main() -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         broker = Broker()
         config = ServerConfig(port=port, ws_port=0)
         first = TcpServer(broker, config)
@@ -280,9 +275,7 @@ def test_tls(scheme: str) -> None:
     ca.configure_trust(client_ctx)
 
     async def main() -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            ws_port = sock.getsockname()[1]
+        ws_port = free_port()
         config = ServerConfig(port=0, ws_port=ws_port)
         async with start_server(config) as srv:
             upstream = srv.port if scheme == "stomps" else ws_port
