@@ -8,6 +8,7 @@ import socket
 from typing import cast
 
 from stompbox.broker import Broker
+from stompbox.protocol import Frame, serialize
 
 from .config import ServerConfig
 from .session import Application, ServerSession, Transport
@@ -33,10 +34,8 @@ class StompProtocol(asyncio.Protocol):
         peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
         if len(server.connections) >= server.config.max_connections:
             log.warning("%s: refused, max_connections reached", peer)
-            tcp.write(
-                b"ERROR\nmessage:max_connections limit of %d exceeded\n\n\0"
-                % server.config.max_connections
-            )
+            limit = f"max_connections limit of {server.config.max_connections} exceeded"
+            tcp.write(serialize(Frame("ERROR", (("message", limit),)), None))
             tcp.close()
             return
         sock = tcp.get_extra_info("socket")
