@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
-RABBITMQ_URL = "stomp://guest:guest@127.0.0.1:61613/"
-RABBITMQ_WS_URL = "ws://guest:guest@127.0.0.1:15674/ws"
+RABBITMQ_URL = "stomp://guest:guest@127.0.0.1:61623/"  # scripts/rabbitmq.sh's ports
+RABBITMQ_WS_URL = "ws://guest:guest@127.0.0.1:15684/ws"
 
 
 def _listening(port: int) -> bool:
@@ -20,10 +20,10 @@ def _listening(port: int) -> bool:
 @pytest.fixture(scope="session")
 def rabbitmq() -> str:
     """RabbitMQ's STOMP URL; these tests must run under CI, and skip elsewhere without it."""
-    if not (_listening(61613) and _listening(15674)):
+    if not (_listening(61623) and _listening(15684)):
         message = (
             "RabbitMQ with rabbitmq_stomp and rabbitmq_web_stomp is not running on "
-            "127.0.0.1:61613/15674; start it with `scripts/rabbitmq.sh start`"
+            "127.0.0.1:61623/15684; start it with `scripts/rabbitmq.sh start`"
         )
         if os.environ.get("CI") == "true":
             pytest.fail(message + " (.ci/run does this under CI)")

@@ -103,7 +103,7 @@ def test_broker_error_is_raised(rabbitmq: str) -> None:
 def test_wrong_vhost_fails_to_connect(rabbitmq: str) -> None:
     async def main() -> None:
         with pytest.raises(stompbox.ConnectFailed, match="refused"):
-            await stompbox.connect("stomp://guest:guest@127.0.0.1:61613/no-such-vhost").open()
+            await stompbox.connect(rabbitmq + "no-such-vhost").open()
 
     run(main())
 
