@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from stompbox.bench import flow, latency, open_idle, stomp_connect
-from stompbox.client.url import parse_url
+from stompbox.net import parse_url
 
 
 @dataclass

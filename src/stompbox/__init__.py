@@ -2,6 +2,7 @@
 
 import logging
 
+from ._version import __version__
 from .client import (
     BrokerErrorFrame,
     Client,
@@ -13,8 +14,6 @@ from .client import (
     Transaction,
     connect,
 )
-
-__version__ = "0.1.0"
 
 # A library logs; the application decides where it goes (stompbox serve configures it).
 logging.getLogger("stompbox").addHandler(logging.NullHandler())

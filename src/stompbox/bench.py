@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection as Pipe
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
-from stompbox.client.url import BrokerURL, parse_url
+from stompbox.net import BrokerURL, parse_url
 
 __all__ = ["FlowResult", "LatencyResult", "add_bench_command", "flow", "latency", "open_idle"]
 

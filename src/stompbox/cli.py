@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from stompbox import __version__
+from stompbox._version import __version__
 from stompbox.bench import add_bench_command
 from stompbox.broker.config import SlowConsumerPolicy
 from stompbox.server.config import ConfigError, ServerConfig
@@ -64,7 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
         for name in ("host", "port", "ws_port", "ws_path", *overrides):
             setattr(app.config, name, getattr(config, name))
         if args.relay is not None:
-            from stompbox.client.url import parse_url
+            from stompbox.net import parse_url
 
             app.relay_url = parse_url(args.relay)
         config, broker = app.config, app.broker

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from stompbox.broker import Broker, BrokerError, DestinationKind
-from stompbox.client.url import parse_url
+from stompbox.net import parse_url
 from stompbox.protocol import Frame, FrameParser, Limits, serialize
 from stompbox.relay import RelayConnection
 from stompbox.server.config import ServerConfig

@@ -1,9 +1,10 @@
 """The asyncio STOMP client: ``async with stompbox.connect(url) as client``."""
 
+from stompbox.net import BrokerURL, parse_url
+
 from .client import Client, connect
 from .errors import BrokerErrorFrame, ConnectFailed, ConnectionLost, StompError
 from .handles import Message, Subscription, Transaction
-from .url import BrokerURL, parse_url
 
 __all__ = [
     "BrokerErrorFrame",

@@ -11,6 +11,7 @@ import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from stompbox.net import BrokerURL, parse_url
 from stompbox.protocol import (
     ClientConnection,
     ConnectionClosed,
@@ -22,7 +23,6 @@ from stompbox.protocol import (
 from .errors import BrokerErrorFrame, ConnectFailed, ConnectionLost, StompError
 from .handles import Message, Subscription, Transaction
 from .transport import Stream, open_stream
-from .url import BrokerURL, parse_url
 
 __all__ = ["Client", "connect"]
 

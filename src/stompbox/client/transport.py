@@ -7,11 +7,9 @@ import contextlib
 import ssl as ssl_module
 from typing import Any, Protocol
 
-from .url import BrokerURL
+from stompbox.net import SUBPROTOCOLS, BrokerURL
 
 __all__ = ["Stream", "open_stream"]
-
-SUBPROTOCOLS = ("v12.stomp", "v11.stomp", "v10.stomp")
 
 
 class Stream(Protocol):

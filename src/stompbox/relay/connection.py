@@ -13,9 +13,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from stompbox.client.url import BrokerURL
+from stompbox.net import BrokerURL, set_keepalive
 from stompbox.protocol import ClientConnection, ConnectionClosed, Frame, ProtocolError
-from stompbox.server.tcp import set_keepalive
 
 __all__ = ["RelayConnection"]
 

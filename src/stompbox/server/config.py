@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from stompbox import __version__
+from stompbox._version import __version__
 from stompbox.broker.config import BrokerConfig, DestinationKind, SlowConsumerPolicy
 from stompbox.protocol.parser import DEFAULT_LIMITS, Limits
 from stompbox.protocol.server import CONNECT_LIMITS

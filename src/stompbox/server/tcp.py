@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from typing import cast
 
 from stompbox.broker import Broker
+from stompbox.net import set_keepalive
 from stompbox.protocol import Frame, serialize
 
 from .config import ServerConfig
 from .session import Application, ServerSession, Transport
 
-__all__ = ["StompProtocol", "TcpServer", "set_keepalive"]
+__all__ = ["StompProtocol", "TcpServer"]
 
 log = logging.getLogger("stompbox.server")
 
@@ -70,19 +70,6 @@ class StompProtocol(asyncio.Protocol):
             self.server.connections.discard(self.session)
             self.session.connection_lost()
             self.session = None
-
-
-def set_keepalive(sock: socket.socket, idle: int) -> None:
-    """Let the kernel find dead peers of clients that negotiate no heart-beats."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        if hasattr(socket, "TCP_KEEPIDLE"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 5)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError:  # pragma: no cover - platform without these options
-        pass
 
 
 class TcpServer:

@@ -20,28 +20,20 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from stompbox.broker import Broker
+from stompbox.net import SUBPROTOCOLS, choose_subprotocol
 
 from .config import ServerConfig
 from .session import Application, ServerSession
 
-__all__ = ["SUBPROTOCOLS", "MessageTransport", "StompASGI", "choose_subprotocol", "serve_websocket"]
+__all__ = ["MessageTransport", "StompASGI", "serve_websocket"]
 
 log = logging.getLogger("stompbox.server")
 
-SUBPROTOCOLS = ("v12.stomp", "v11.stomp", "v10.stomp")
 _LINGER = 1.0  # seconds a writer task waits for more output before it goes away
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-def choose_subprotocol(offered: list[str] | tuple[str, ...]) -> str | None:
-    """The highest STOMP version the client offers, or None (clients may offer none)."""
-    for protocol in SUBPROTOCOLS:
-        if protocol in offered:
-            return protocol
-    return None
 
 
 class MessageTransport:

@@ -1,11 +1,27 @@
-"""Broker URLs: ``stomp://``, ``stomps://`` (TLS), ``ws://`` and ``wss://``."""
+"""What the network-facing layers share, whatever their role: broker URLs (``stomp://``,
+``stomps://``, ``ws://``, ``wss://``), the WebSocket subprotocol names and socket options.
+
+Neutral ground below the client, the server and the relay, so that none of them reaches
+into another for these.
+"""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["BrokerURL", "parse_url"]
+__all__ = [
+    "DEFAULT_PORTS",
+    "SUBPROTOCOLS",
+    "BrokerURL",
+    "choose_subprotocol",
+    "parse_url",
+    "set_keepalive",
+]
+
+SUBPROTOCOLS = ("v12.stomp", "v11.stomp", "v10.stomp")
+"""STOMP's WebSocket subprotocols, the highest version first."""
 
 DEFAULT_PORTS = {"stomp": 61613, "stomps": 61614, "ws": 15674, "wss": 15673}
 
@@ -66,3 +82,25 @@ def parse_url(url: str) -> BrokerURL:
         vhost,
         path,
     )
+
+
+def choose_subprotocol(offered: list[str] | tuple[str, ...]) -> str | None:
+    """The highest STOMP version the client offers, or None (clients may offer none)."""
+    for protocol in SUBPROTOCOLS:
+        if protocol in offered:
+            return protocol
+    return None
+
+
+def set_keepalive(sock: socket.socket, idle: int) -> None:
+    """TCP keep-alive after ``idle`` seconds of silence (then 5 probes 10 s apart), so that
+    dead peers of connections without heart-beats are found; and no Nagle delay."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 5)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:  # pragma: no cover - platform without these options
+        pass
