@@ -21,7 +21,7 @@ from stompbox.protocol import (
 )
 
 from .errors import BrokerErrorFrame, ConnectFailed, ConnectionLost, StompError
-from .handles import Message, Subscription, Transaction
+from .handles import ClientLink, Message, Subscription, Transaction
 from .transport import Stream, open_stream
 
 __all__ = ["Client", "connect"]
@@ -86,6 +86,7 @@ class Client:
         self._error: BaseException | None = None
         self._reconnector: asyncio.Task[None] | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
+        self._link: ClientLink = _HandleLink(self)
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -192,7 +193,7 @@ class Client:
         if final:
             end = StopAsyncIteration() if self._closing else error
             for sub in self._subscriptions.values():
-                sub._finish(end)
+                sub.finish(end)
         if stream is not None:
             with contextlib.suppress(Exception):
                 await stream.close()
@@ -220,7 +221,7 @@ class Client:
                 delay = min(delay * 2, ceiling)
                 continue
             for sub in list(self._subscriptions.values()):
-                await self._write(sub._frame())
+                await self._write(sub.subscribe_frame())
             log.info("reconnected to %s:%d", self.url.host, self.url.port)
             return
 
@@ -253,7 +254,7 @@ class Client:
                 frame.get("subscription") or frame.get("destination") or ""
             )
             if sub is not None and sub.active:
-                await sub._queue.put(Message(frame, sub, self._generation))
+                await sub.deliver(Message(frame, sub, self._generation))
             else:
                 log.debug("MESSAGE for unknown subscription %s", frame.get("subscription"))
         elif command == "RECEIPT":
@@ -366,7 +367,9 @@ class Client:
         if ack not in ("auto", "client", "client-individual"):
             raise ValueError(f"ack must be auto, client or client-individual, not {ack!r}")
         sub_id = id if id is not None else f"sub-{next(self._ids)}"
-        return Subscription(self, sub_id, destination, ack, dict(headers or {}), self.max_queue)
+        return Subscription(
+            self._link, sub_id, destination, ack, dict(headers or {}), self.max_queue
+        )
 
     async def _subscribe(self, sub: Subscription) -> None:
         if sub.id in self._subscriptions:
@@ -374,7 +377,7 @@ class Client:
         self._subscriptions[sub.id] = sub
         sub.active = True
         try:
-            await self._request(sub._frame(), receipt=True)
+            await self._request(sub.subscribe_frame(), receipt=True)
         except BaseException:
             sub.active = False
             self._subscriptions.pop(sub.id, None)
@@ -390,12 +393,12 @@ class Client:
 
     def transaction(self) -> Transaction:
         """``async with client.transaction() as tx``: COMMIT on success, ABORT on error."""
-        return Transaction(self, f"tx-{next(self._ids)}")
+        return Transaction(self._link, f"tx-{next(self._ids)}")
 
     async def _settle(
         self, command: str, message: Message, transaction: Transaction | None
     ) -> None:
-        if message._generation != self._generation:
+        if message.generation != self._generation:
             raise ConnectionLost(
                 "this message came on a connection that was lost; the broker redelivers it"
             )
@@ -413,6 +416,31 @@ class Client:
         if transaction is not None:
             headers.append(("transaction", transaction.id))
         await self._write(Frame(command, tuple(headers)))
+
+
+class _HandleLink:
+    """The client as its handles see it (:class:`ClientLink`), keeping what they may do
+    out of the client's public API."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def send(self, destination: str, body: Any = b"", **kwargs: Any) -> None:
+        await self._client.send(destination, body, **kwargs)
+
+    async def request(self, frame: Frame, *, receipt: bool) -> None:
+        await self._client._request(frame, receipt=receipt)
+
+    async def settle(self, command: str, message: Message, transaction: Transaction | None) -> None:
+        await self._client._settle(command, message, transaction)
+
+    async def add_subscription(self, subscription: Subscription) -> None:
+        await self._client._subscribe(subscription)
+
+    async def remove_subscription(self, subscription: Subscription) -> None:
+        await self._client._unsubscribe(subscription)
 
 
 def encode_body(body: Any) -> tuple[bytes, str | None]:

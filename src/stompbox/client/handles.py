@@ -1,4 +1,9 @@
-"""What the client hands out: received messages, subscriptions and transactions."""
+"""What the client hands out: received messages, subscriptions and transactions.
+
+Handles reach the client only through :class:`ClientLink`, which the client gives each
+one: this module never imports the client's, and neither side calls into the other's
+private parts.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,42 @@ import asyncio
 import contextlib
 import json
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from stompbox.protocol import Frame
 
-if TYPE_CHECKING:
-    from .client import Client
+__all__ = ["ClientLink", "Message", "Subscription", "Transaction"]
 
-__all__ = ["Message", "Subscription", "Transaction"]
+
+class ClientLink(Protocol):
+    """What handles need from the client that made them."""
+
+    async def send(self, destination: str, body: Any = b"", **kwargs: Any) -> None:
+        """:meth:`Client.send <stompbox.client.Client.send>`."""
+
+    async def request(self, frame: Frame, *, receipt: bool) -> None:
+        """Send ``frame``; with ``receipt``, wait until the broker confirms it."""
+
+    async def settle(self, command: str, message: Message, transaction: Transaction | None) -> None:
+        """ACK or NACK ``message`` with the headers the connection's version asks for."""
+
+    async def add_subscription(self, subscription: Subscription) -> None:
+        """Register ``subscription`` and SUBSCRIBE, waiting for the receipt."""
+
+    async def remove_subscription(self, subscription: Subscription) -> None:
+        """Forget ``subscription`` and UNSUBSCRIBE if still connected."""
 
 
 class Message:
     """A MESSAGE received on a subscription."""
 
-    __slots__ = ("_generation", "frame", "subscription")
+    __slots__ = ("frame", "generation", "subscription")
 
     def __init__(self, frame: Frame, subscription: Subscription, generation: int) -> None:
         self.frame = frame
         self.subscription = subscription
-        self._generation = generation
+        self.generation = generation
+        """Which of the client's connections brought it: acks go back on that one only."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -56,11 +78,11 @@ class Message:
 
     async def ack(self, transaction: Transaction | None = None) -> None:
         """Acknowledge this message (and, in ``client`` mode, all before it)."""
-        await self.subscription.client._settle("ACK", self, transaction)
+        await self.subscription.link.settle("ACK", self, transaction)
 
     async def nack(self, transaction: Transaction | None = None) -> None:
         """Tell the broker this message was not processed."""
-        await self.subscription.client._settle("NACK", self, transaction)
+        await self.subscription.link.settle("NACK", self, transaction)
 
     def __repr__(self) -> str:
         return f"<Message {self.destination} {self.message_id} {len(self.body)} bytes>"
@@ -71,14 +93,14 @@ class Subscription:
 
     def __init__(
         self,
-        client: Client,
+        link: ClientLink,
         sub_id: str,
         destination: str,
         ack: str,
         headers: dict[str, str],
         max_queue: int,
     ) -> None:
-        self.client = client
+        self.link = link
         self.id = sub_id
         self.destination = destination
         self.ack = ack
@@ -87,7 +109,8 @@ class Subscription:
         self._queue: asyncio.Queue[Message | None] = asyncio.Queue(max_queue)
         self._end: BaseException | None = None
 
-    def _frame(self) -> Frame:
+    def subscribe_frame(self) -> Frame:
+        """The SUBSCRIBE that opens this subscription (again, after a reconnection)."""
         return Frame(
             "SUBSCRIBE",
             (
@@ -99,11 +122,11 @@ class Subscription:
         )
 
     async def __aenter__(self) -> Subscription:
-        await self.client._subscribe(self)
+        await self.link.add_subscription(self)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.client._unsubscribe(self)
+        await self.link.remove_subscription(self)
 
     def __aiter__(self) -> Subscription:
         return self
@@ -120,7 +143,11 @@ class Subscription:
             if item is not None:  # None only wakes a reader to look at _end
                 return item
 
-    def _finish(self, end: BaseException) -> None:
+    async def deliver(self, message: Message) -> None:
+        """Queue ``message`` for the reader, waiting while the queue is full (backpressure)."""
+        await self._queue.put(message)
+
+    def finish(self, end: BaseException) -> None:
         """No more messages: after those queued, iteration raises ``end``."""
         self._end = end
         with contextlib.suppress(asyncio.QueueFull):
@@ -134,15 +161,15 @@ class Subscription:
 class Transaction:
     """A transaction: SENDs and ACKs in it take effect on COMMIT only."""
 
-    def __init__(self, client: Client, tx_id: str) -> None:
-        self.client = client
+    def __init__(self, link: ClientLink, tx_id: str) -> None:
+        self.link = link
         self.id = tx_id
 
     async def send(self, destination: str, body: Any = b"", **kwargs: Any) -> None:
-        await self.client.send(destination, body, transaction=self, **kwargs)
+        await self.link.send(destination, body, transaction=self, **kwargs)
 
     async def __aenter__(self) -> Transaction:
-        await self.client._write(Frame("BEGIN", (("transaction", self.id),)))
+        await self.link.request(Frame("BEGIN", (("transaction", self.id),)), receipt=False)
         return self
 
     async def __aexit__(
@@ -152,4 +179,4 @@ class Transaction:
         tb: TracebackType | None,
     ) -> None:
         command = "COMMIT" if exc_type is None else "ABORT"
-        await self.client._request(Frame(command, (("transaction", self.id),)), receipt=True)
+        await self.link.request(Frame(command, (("transaction", self.id),)), receipt=True)
