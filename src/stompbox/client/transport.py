@@ -7,7 +7,7 @@ import contextlib
 import ssl as ssl_module
 from typing import Any, Protocol
 
-from stompbox.net import SUBPROTOCOLS, BrokerURL
+from stompbox.net import SUBPROTOCOLS, BrokerURL, set_keepalive
 
 __all__ = ["Stream", "open_stream"]
 
@@ -69,7 +69,19 @@ class WebSocketStream:
         await self.websocket.close()
 
 
-async def open_stream(url: BrokerURL, ssl: ssl_module.SSLContext | None, max_size: int) -> Stream:
+async def open_stream(
+    url: BrokerURL,
+    ssl: ssl_module.SSLContext | None,
+    max_size: int,
+    *,
+    keepalive: int | None = None,
+) -> Stream:
+    """Open the byte stream ``url`` names: TCP for ``stomp``, TLS for ``stomps``,
+    WebSocket for ``ws``/``wss``. The one way the package connects to a broker.
+
+    ``keepalive`` turns on TCP keep-alive after that many idle seconds, for connections
+    that negotiate no heart-beats and would otherwise never notice a dead peer.
+    """
     context = ssl if ssl is not None else (ssl_module.create_default_context() if url.tls else None)
     if url.websocket:
         from websockets.asyncio.client import connect
@@ -83,6 +95,16 @@ async def open_stream(url: BrokerURL, ssl: ssl_module.SSLContext | None, max_siz
             max_size=max_size,
             ping_interval=None,  # STOMP heart-beats do this job
         )
+        if keepalive is not None:
+            _set_keepalive(websocket.transport, keepalive)
         return WebSocketStream(websocket)
     reader, writer = await asyncio.open_connection(url.host, url.port, ssl=context, limit=max_size)
+    if keepalive is not None:
+        _set_keepalive(writer.transport, keepalive)
     return TcpStream(reader, writer)
+
+
+def _set_keepalive(transport: asyncio.BaseTransport, idle: int) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        set_keepalive(sock, idle)
