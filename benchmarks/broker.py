@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from stompbox.bench import flow, latency, open_idle, stomp_connect
+from stompbox.cli.bench import flow, latency, open_idle, stomp_connect
 from stompbox.net import parse_url
 
 

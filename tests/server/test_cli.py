@@ -152,7 +152,7 @@ def test_port_in_use() -> None:
 def test_serve_an_application(tmp_path: Path) -> None:
     import asyncio
 
-    from stompbox import connect
+    from stompbox.client import connect
 
     port, ws_port = free_port(), free_port()
     chat = Path(__file__).resolve().parents[2] / "examples" / "chat" / "app.py"

@@ -1,4 +1,4 @@
-"""The ``stompbox`` command: ``stompbox serve`` runs the broker."""
+"""``stompbox serve``: run the broker, alone, with an application, or before a relay."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from stompbox._version import __version__
-from stompbox.bench import add_bench_command
 from stompbox.broker.config import SlowConsumerPolicy
 from stompbox.server.config import ConfigError, ServerConfig
-from stompbox.tools import add_client_commands
 
 if TYPE_CHECKING:
     from stompbox.app import StompApp
 
-__all__ = ["load_app", "main"]
+__all__ = ["add_serve_command", "load_app"]
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -110,13 +107,7 @@ def load_app(spec: str) -> StompApp:
     return app
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stompbox", description="A STOMP 1.0/1.1/1.2 broker and tools."
-    )
-    parser.add_argument("--version", action="version", version=f"stompbox {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_serve_command(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
         help="run the broker",
@@ -165,16 +156,3 @@ def build_parser() -> argparse.ArgumentParser:
         help="log level (default info)",
     )
     serve.set_defaults(func=_serve)
-    add_client_commands(commands)
-    add_bench_command(commands)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    result: int = args.func(args)
-    return result
-
-
-if __name__ == "__main__":
-    sys.exit(main())
