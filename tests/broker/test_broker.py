@@ -12,15 +12,22 @@ from stompbox.broker import (
     Session,
     SlowConsumerPolicy,
 )
-from stompbox.protocol import Frame, FrameParser
+from stompbox.protocol import Frame, FrameParser, ServerConnection
 
 
 class RecordingSink:
-    """Stands in for a transport: remembers what the broker asked of it."""
+    """Stands in for the server's session: frames deliveries with a real, connected
+    :class:`ServerConnection` and remembers what else the broker asked of it."""
 
-    def __init__(self) -> None:
+    def __init__(self, version: str) -> None:
         self.paused = False
         self.failed: list[tuple[str, str]] = []
+        self.conn = ServerConnection()
+        self.conn.receive_data(f"CONNECT\naccept-version:{version}\nhost:x\n\n\0".encode())
+        assert [frame.command for frame in self.conn.events()] == ["CONNECT"]
+        self.conn.accept()
+        self.conn.data_to_send()
+        self.deliver = self.conn.send_message
 
     def pause_reading(self) -> None:
         self.paused = True
@@ -35,14 +42,14 @@ class RecordingSink:
 class Client:
     def __init__(self, broker: Broker, version: str = "1.2") -> None:
         self.broker = broker
-        self.sink = RecordingSink()
+        self.sink = RecordingSink(version)
         self.session: Session = broker.open_session(self.sink, version)
         self.parser = FrameParser(version)
 
     def received(self) -> list[Frame]:
-        data = b"".join(self.session.out)
-        self.session.out.clear()
-        self.broker.dirty.clear()
+        """What the client would read, as a write to its socket would hand it over."""
+        data = self.sink.conn.data_to_send()
+        self.broker.output_written(self.session, self.session.writable)
         self.parser.feed(data)
         return self.parser.frames()
 

@@ -22,8 +22,9 @@ from stompbox.net import parse_url
 from stompbox.protocol import Frame, FrameParser, Limits, serialize
 from stompbox.relay import RelayConnection
 from stompbox.server.config import ServerConfig
+from stompbox.server.registry import SessionRegistry
 from stompbox.server.run import start_server
-from stompbox.server.session import AccessDenied, ServerSession, flush_output
+from stompbox.server.session import AccessDenied, ServerSession
 from stompbox.server.tcp import TcpServer
 from stompbox.server.websocket import StompASGI
 
@@ -94,6 +95,9 @@ class StompApp:
             separator=separator,
         )
         self.broker = Broker(self.config.broker)
+        self.registry = SessionRegistry(self.broker, self.config, self)
+        """Where this app's sessions are opened, whatever the transport (TCP, WebSocket,
+        ASGI, TestClient): one connection limit for all of them."""
         self.router = Router(separator=separator)
         self.authenticator = authenticate
         self.require_auth = require_auth
@@ -230,7 +234,6 @@ class StompApp:
             self._system().send(Frame("SEND", tuple(out), body))
             return
         self.broker.publish(destination, tuple(out[1:]), body)
-        flush_output(self.broker)
 
     def _system(self) -> RelayConnection:
         """The relay connection the template publishes through, made on first use."""
@@ -556,7 +559,7 @@ class StompApp:
     def asgi(self) -> StompASGI:
         """The WebSocket endpoint as an ASGI app, to mount in Starlette or FastAPI."""
         if self._asgi is None:
-            self._asgi = StompASGI(self.broker, self.config, app=self)
+            self._asgi = StompASGI(registry=self.registry)
         return self._asgi
 
     @contextlib.asynccontextmanager
@@ -565,7 +568,7 @@ class StompApp:
         config = self.config
         for name, value in overrides.items():
             setattr(config, name, value)
-        async with start_server(config, self.broker, app=self) as server:
+        async with start_server(registry=self.registry) as server:
             yield server
 
     def users(self) -> dict[str, int]:

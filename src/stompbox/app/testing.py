@@ -32,6 +32,9 @@ class _ServerEnd:
         if not self.closing:
             self.to_client.put_nowait(data)
 
+    def writelines(self, data: list[bytes]) -> None:
+        self.write(b"".join(data))
+
     def close(self) -> None:
         if self.closing:
             return
@@ -97,15 +100,7 @@ class TestClient:
     async def _open(self) -> _ClientEnd:
         to_client: asyncio.Queue[bytes] = asyncio.Queue()
         server = _ServerEnd(to_client)
-        server.session = ServerSession(
-            self.app.broker,
-            self.app.config,
-            server,
-            "testclient",
-            asyncio.get_running_loop(),
-            self.app,
-            self.handshake,
-        )
+        server.session = self.app.registry.open(server, "testclient", self.handshake)
         return _ClientEnd(server, to_client)
 
     async def __aenter__(self) -> Client:

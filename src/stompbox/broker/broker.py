@@ -1,16 +1,20 @@
 """The embedded broker: routing, queues, topics, acks, redelivery and transactions.
 
 The broker has a single owner. Its methods are synchronous, called from the event loop
-only, and never await; output goes into each :class:`Session`'s ``out`` list, and the
-sessions with new output are listed in :attr:`Broker.dirty` for the transport to write.
-No locks, and no event loop needed to test it.
+only, and never await. Deliveries go to each session's :class:`SessionSink`, which frames
+and writes them; the broker never sees bytes. No locks, and no event loop needed to test
+it.
+
+Flow control: a session whose sink says its output is full stops being handed messages
+(queue messages stay in the queue for other consumers, topic messages wait per the
+slow-consumer policy) until the server calls :meth:`Broker.output_written` for it.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from stompbox.protocol.frames import Frame
@@ -26,6 +30,8 @@ from .store import MessageStore
 __all__ = ["Broker", "BrokerStats"]
 
 log = logging.getLogger("stompbox.broker")
+
+Queue = QueueDestination[Subscription, Session]
 
 _TOPIC = DestinationKind.TOPIC
 _QUEUE = DestinationKind.QUEUE
@@ -52,10 +58,8 @@ class Broker:
         self.config = config or BrokerConfig()
         self.stats = BrokerStats()
         self.sessions: dict[str, Session] = {}
-        self.dirty: list[Session] = []
-        """Sessions whose ``out`` gained bytes since the transport last took them."""
         self._topics: TopicIndex[Subscription] = TopicIndex(self.config.separator)
-        self._queues: dict[str, QueueDestination] = {}
+        self._queues: dict[str, Queue] = {}
         self._routes: dict[str, tuple[str, DestinationKind, bool]] = {}
         self._run = secrets.token_hex(3)
         self._counter = 0
@@ -118,7 +122,8 @@ class Broker:
         return session
 
     def close_session(self, session: Session) -> None:
-        """Forget a session: its unacked queue messages return to their queues' heads."""
+        """Forget a session: its unacked queue messages return to their queues' heads, and
+        so do auto-ack ones whose bytes never reached its socket."""
         if session.closed:
             return
         session.closed = True
@@ -129,34 +134,35 @@ class Broker:
             if session in blocked:
                 blocked.remove(session)
             session.blocked_on = None
+        unsent, session.settling = session.settling, []
+        for message in reversed(unsent):
+            self._queue(message.destination).push_front([message])
         for sub in list(session.subscriptions.values()):
-            self._remove_subscription(sub)
-        session.out.clear()
+            self._remove_subscription(sub)  # which hands its queue to other consumers
 
-    def take_output(self) -> Iterator[tuple[Session, bytes]]:
-        """Yield each dirty session with the bytes it has to write, emptying the list."""
-        dirty = self.dirty
-        while dirty:
-            self.dirty = []
-            for session in dirty:
-                out = session.out
-                if out and not session.closed:
-                    session.out = []
-                    yield session, out[0] if len(out) == 1 else b"".join(out)
-            dirty = self.dirty
-
-    def write(self, session: Session, data: bytes) -> None:
-        """Queue bytes for a session in order with its deliveries (RECEIPT, say)."""
-        if not session.out:
-            self.dirty.append(session)
-        session.out.append(data)
+    def output_written(self, session: Session, writable: bool) -> None:
+        """The server handed the session's output to its socket; ``writable`` says whether
+        the socket takes more now. Auto-acked queue messages are consumed only here."""
+        settling = session.settling
+        if settling:
+            session.settling = []
+            if self.store is not None:
+                stored = [m.stored for m in settling if m.stored is not None]
+                if stored:
+                    self.store.remove_many(stored)
+                    for message in settling:
+                        message.stored = None
+        if writable and not session.writable and not session.closed:
+            self.set_writable(session, True)
 
     def set_writable(self, session: Session, writable: bool) -> None:
-        """The transport's buffer crossed its limit (False) or drained (True)."""
+        """The connection's output crossed its limit (False) or drained (True)."""
         session.writable = writable
         if writable:
             for sub in list(session.subscriptions.values()):
                 self._refill(sub)
+                if not session.writable:
+                    break
 
     # -- routing -----------------------------------------------------------------------
 
@@ -224,7 +230,7 @@ class Broker:
 
     def publish(
         self, destination: str, headers: tuple[tuple[str, str], ...], body: bytes
-    ) -> QueueDestination | None:
+    ) -> Queue | None:
         """Route a message from anywhere (a SEND, or an application's template).
 
         ``headers`` are the sender's own; the broker adds destination and message-id.
@@ -251,7 +257,7 @@ class Broker:
                 self._deliver(sub, message)
         return None
 
-    def _enqueue(self, queue: QueueDestination, message: Message) -> None:
+    def _enqueue(self, queue: Queue, message: Message) -> None:
         consumer = queue.next_consumer() if not queue.backlog else None
         if consumer is not None:
             self._deliver(consumer, message)
@@ -273,58 +279,79 @@ class Broker:
 
     def _deliver(self, sub: Subscription, message: Message) -> None:
         session = sub.session
-        out = session.out
-        if not out:
-            self.dirty.append(session)
-        out.append(sub.header)
-        if sub.ack != "auto":
+        if sub.ack == "auto":
+            if sub.queue is not None:
+                session.settling.append(message)  # consumed once its bytes are out
+            room = session.deliver(sub.id, None, message)
+        else:
             ack_id = f"{message.id}.{sub.number}"
             sub.unacked[ack_id] = message
-            if session.version == "1.2":
-                out.append(f"ack:{ack_id}\n".encode())
-        elif message.stored is not None:
-            self._forget(message)  # auto ack: delivered is consumed
-        out.append(message.wire(session.version))
+            room = session.deliver(sub.id, ack_id if session.version == "1.2" else None, message)
+        if not room:
+            session.writable = False
         self.stats.delivered += 1
 
     def _hold(self, sub: Subscription, message: Message) -> None:
-        """Keep a topic message for a subscriber without room, per the slow-consumer policy."""
+        """Keep a topic message for a subscriber without room, per the slow-consumer policy.
+
+        A subscriber may fall ``topic_pending_messages`` messages or
+        ``topic_pending_bytes`` body bytes behind, whichever comes first.
+        """
         pending = sub.pending
-        if len(pending) < self.config.topic_pending_messages:
+        config = self.config
+        size = len(message.body)
+        if (
+            len(pending) < config.topic_pending_messages
+            and sub.pending_bytes + size <= config.topic_pending_bytes
+        ):
             pending.append(message)
+            sub.pending_bytes += size
             return
-        policy = self.config.slow_consumer_policy
+        policy = config.slow_consumer_policy
         self.stats.dropped_slow_consumer += 1
+        limit = (
+            f"topic_pending_messages={config.topic_pending_messages}"
+            if len(pending) >= config.topic_pending_messages
+            else f"topic_pending_bytes={config.topic_pending_bytes}"
+        )
         if not sub.dropping:
             sub.dropping = True  # log once per episode, not once per message
             log.warning(
-                "subscriber %s of %s is %d messages behind; policy %s",
+                "subscriber %s of %s is %d messages (%d bytes) behind, past %s; policy %s",
                 sub.session.id,
                 sub.destination,
                 len(pending),
+                sub.pending_bytes,
+                limit,
                 policy.value,
             )
         if policy is SlowConsumerPolicy.DROP_OLDEST:
-            pending.popleft()
-            pending.append(message)
+            while pending and (
+                len(pending) >= config.topic_pending_messages
+                or sub.pending_bytes + size > config.topic_pending_bytes
+            ):
+                sub.pending_bytes -= len(pending.popleft().body)
+            if size <= config.topic_pending_bytes:
+                pending.append(message)
+                sub.pending_bytes += size
         elif policy is SlowConsumerPolicy.DISCONNECT:
             session = sub.session
             log.warning("disconnecting slow consumer %s on %s", session.id, sub.destination)
             session.sink.fail(
                 "slow consumer",
-                f"subscription {sub.id} to {sub.destination} fell "
-                f"{self.config.topic_pending_messages} messages behind",
+                f"subscription {sub.id} to {sub.destination} fell behind by more than "
+                f"{limit} while its client did not read",
             )
 
     # -- queues ------------------------------------------------------------------------
 
-    def _queue(self, name: str) -> QueueDestination:
+    def _queue(self, name: str) -> Queue:
         queue = self._queues.get(name)
         if queue is None:
             queue = self._queues[name] = QueueDestination(name)
         return queue
 
-    def _dispatch(self, queue: QueueDestination) -> None:
+    def _dispatch(self, queue: Queue) -> None:
         """Hand backlog to consumers with room, then wake paused producers if it drained."""
         backlog = queue.backlog
         while backlog:
@@ -348,11 +375,13 @@ class Broker:
             return
         pending = sub.pending
         while pending and sub.has_room():
-            self._deliver(sub, pending.popleft())
+            message = pending.popleft()
+            sub.pending_bytes -= len(message.body)
+            self._deliver(sub, message)
         if not pending:
             sub.dropping = False
 
-    def _return_to_queue(self, queue: QueueDestination, messages: list[Message]) -> None:
+    def _return_to_queue(self, queue: Queue, messages: list[Message]) -> None:
         """Put unacked or NACKed messages back at the head, or dead-letter them."""
         back = []
         for message in messages:
@@ -472,6 +501,7 @@ class Broker:
             self._topics.remove(sub.destination, sub.prefix, sub)
             sub.unacked.clear()
             sub.pending.clear()
+            sub.pending_bytes = 0
 
     # -- ACK / NACK --------------------------------------------------------------------
 

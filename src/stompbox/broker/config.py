@@ -44,6 +44,9 @@ class BrokerConfig:
     """Backlog at which producers to a queue whose consumers are all busy stop being read."""
     topic_pending_messages: int = 1_000
     """Messages held for one topic subscriber that cannot take more right now."""
+    topic_pending_bytes: int = 16 * 1024 * 1024
+    """Body bytes held for one such subscriber; the slow-consumer policy applies past
+    either limit."""
     slow_consumer_policy: SlowConsumerPolicy = SlowConsumerPolicy.DROP_OLDEST
     max_redeliveries: int = 5
     """A queue message NACKed or returned this many times more goes to the dead-letter queue."""
@@ -67,6 +70,7 @@ class BrokerConfig:
             "queue_max_bytes",
             "queue_high_water",
             "topic_pending_messages",
+            "topic_pending_bytes",
             "max_redeliveries",
             "max_subscriptions",
             "max_transactions",

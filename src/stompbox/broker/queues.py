@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from .message import Message
-    from .session import Session, Subscription
+from .message import Message
 
-__all__ = ["QueueDestination"]
+__all__ = ["Consumer", "QueueDestination"]
 
 
-class QueueDestination:
-    """A queue's backlog and its consumers, served round-robin among those with room."""
+class Consumer(Protocol):
+    """What a queue needs of a subscription: whether it can take a message now."""
+
+    def has_room(self) -> bool: ...
+
+
+C = TypeVar("C", bound=Consumer)
+P = TypeVar("P")
+
+
+class QueueDestination(Generic[C, P]):
+    """A queue's backlog and its consumers, served round-robin among those with room.
+
+    Generic in the consumer and producer types, so that this module needs nothing of the
+    sessions that use it.
+    """
 
     __slots__ = ("_next", "backlog", "backlog_bytes", "blocked", "consumers", "name")
 
@@ -21,12 +33,12 @@ class QueueDestination:
         self.name = name
         self.backlog: deque[Message] = deque()
         self.backlog_bytes = 0
-        self.consumers: list[Subscription] = []
-        self.blocked: list[Session] = []
+        self.consumers: list[C] = []
+        self.blocked: list[P] = []
         """Producers whose reading is paused until the backlog drains."""
         self._next = 0
 
-    def next_consumer(self) -> Subscription | None:
+    def next_consumer(self) -> C | None:
         """The next consumer in round-robin order that can take a message now."""
         consumers = self.consumers
         count = len(consumers)

@@ -1,25 +1,28 @@
-"""The broker's view of one client connection: its subscriptions, transactions and
-pending output. The transport behind it is reached only through :class:`SessionSink`."""
+"""The broker's view of one client connection: its subscriptions and transactions.
+
+The connection behind it is reached only through :class:`SessionSink`: the broker hands
+it deliveries and never sees bytes."""
 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from stompbox.protocol.escaping import escape
 from stompbox.protocol.frames import Frame
 
 from .config import DestinationKind
-
-if TYPE_CHECKING:
-    from .message import Message
-    from .queues import QueueDestination
+from .message import Message
+from .queues import QueueDestination
 
 __all__ = ["Session", "SessionSink", "Subscription", "Transaction"]
 
 
 class SessionSink(Protocol):
-    """What the broker needs from a transport; the server implements it per connection."""
+    """What the broker needs from a connection; the server implements it per client."""
+
+    def deliver(self, subscription: str, ack: str | None, message: Message) -> bool:
+        """Queue a MESSAGE for ``subscription`` (``ack``: the 1.2 ack id to show, if any);
+        return False once the connection's output is full, so no more is handed to it."""
 
     def pause_reading(self) -> None:
         """Stop reading this client's frames (back-pressure on a producer)."""
@@ -37,11 +40,11 @@ class Subscription:
         "ack",
         "destination",
         "dropping",
-        "header",
         "id",
         "kind",
         "number",
         "pending",
+        "pending_bytes",
         "prefetch",
         "prefix",
         "queue",
@@ -68,12 +71,12 @@ class Subscription:
         self.kind = kind
         self.ack = ack
         self.prefetch = prefetch
-        self.header = f"MESSAGE\nsubscription:{escape(sub_id, session.version)}\n".encode()
         self.unacked: dict[str, Message] = {}
         """Ack id -> message, in delivery order (client mode acks cumulatively)."""
         self.pending: deque[Message] = deque()
         """Topic messages waiting for this subscriber to have room (bounded by config)."""
-        self.queue: QueueDestination | None = None
+        self.pending_bytes = 0
+        self.queue: QueueDestination[Subscription, Session] | None = None
         self.dropping = False
 
     def has_room(self) -> bool:
@@ -92,16 +95,22 @@ class Transaction:
 
 
 class Session:
-    """Broker-side state of one STOMP session; ``out`` holds bytes not yet handed to the
-    transport, written in order with the connection's own frames (RECEIPT, ERROR)."""
+    """Broker-side state of one STOMP session.
+
+    ``writable`` is False while the connection's output is full: nothing more is handed to
+    it until the server says it drained. ``settling`` lists the queue messages delivered
+    with auto ack whose bytes have not reached the socket yet: they are consumed only then,
+    and go back to their queues if the connection is lost first.
+    """
 
     __slots__ = (
         "_numbers",
         "blocked_on",
         "closed",
+        "deliver",
         "id",
         "login",
-        "out",
+        "settling",
         "sink",
         "subscriptions",
         "transactions",
@@ -113,13 +122,14 @@ class Session:
         self.id = session_id
         self.version = version
         self.sink = sink
+        self.deliver = sink.deliver
         self.login = login
-        self.out: list[bytes] = []
+        self.settling: list[Message] = []
         self.writable = True
         self.closed = False
         self.subscriptions: dict[str, Subscription] = {}
         self.transactions: dict[str, Transaction] = {}
-        self.blocked_on: QueueDestination | None = None
+        self.blocked_on: QueueDestination[Subscription, Session] | None = None
         self._numbers = 0
 
     def next_number(self) -> int:

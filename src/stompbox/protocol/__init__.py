@@ -11,6 +11,7 @@ from .escaping import escape, unescape
 from .events import ConnectionClosed, ConnectionState, ConnectTimeout, HeartbeatTimeout
 from .frames import CLIENT_COMMANDS, SERVER_COMMANDS, SUPPORTED_VERSIONS, Frame, Headers, Version
 from .heartbeat import Heartbeat, negotiate_heartbeat, parse_heartbeat
+from .message import OutgoingMessage, message_head
 from .parser import DEFAULT_LIMITS, FrameParser, Limits
 from .rules import client_frame_problem, negotiate_version, server_frame_problem
 from .serializer import serialize
@@ -36,6 +37,7 @@ __all__ = [
     "LimitExceeded",
     "Limits",
     "LocalProtocolError",
+    "OutgoingMessage",
     "ProtocolError",
     "RemoteProtocolError",
     "ServerConnection",
@@ -43,6 +45,7 @@ __all__ = [
     "Version",
     "client_frame_problem",
     "escape",
+    "message_head",
     "negotiate_heartbeat",
     "negotiate_version",
     "parse_heartbeat",

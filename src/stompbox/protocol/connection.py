@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from .events import ConnectionState
@@ -29,7 +30,11 @@ class Connection:
         self.heartbeat = Heartbeat(grace=heartbeat_grace)
         self._parser = FrameParser(None, limits)
         self._out: list[bytes] = []
+        self._out_size = 0
         self._eof = False
+        self.on_output: Callable[[], None] | None = None
+        """Called when output is queued while none was waiting: the transport's cue to
+        write soon (once per event-loop turn, say) rather than after every frame."""
 
     def receive_data(self, data: bytes, now: float = 0.0) -> None:
         """Hand over received bytes; ``b""`` means the peer closed its end."""
@@ -41,19 +46,32 @@ class Connection:
 
     def send(self, frame: Frame) -> None:
         """Queue ``frame``, serialized for the negotiated version."""
-        self._out.append(serialize(frame, self.version))
+        self._queue(serialize(frame, self.version))
 
-    def send_bytes(self, data: bytes) -> None:
-        """Queue bytes already serialized for this connection (a shared MESSAGE, say)."""
+    def _queue(self, data: bytes) -> None:
+        if not self._out and self.on_output is not None:
+            self.on_output()
         self._out.append(data)
+        self._out_size += len(data)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes queued and not yet taken by :meth:`data_to_send` or :meth:`take_output`."""
+        return self._out_size
+
+    def take_output(self, now: float = 0.0) -> list[bytes]:
+        """Take everything queued so far as a list of chunks, for one ``writelines``;
+        notes the time for heart-beats."""
+        out = self._out
+        if out:
+            self._out = []
+            self._out_size = 0
+            self.heartbeat.last_sent = now
+        return out
 
     def data_to_send(self, now: float = 0.0) -> bytes:
         """Take everything queued so far, as one write; notes the time for heart-beats."""
-        out = self._out
-        if not out:
-            return b""
-        self._out = []
-        self.heartbeat.last_sent = now
+        out = self.take_output(now)
         return out[0] if len(out) == 1 else b"".join(out)
 
     @property
@@ -68,4 +86,4 @@ class Connection:
 
     def _send_heartbeat_if_due(self, now: float) -> None:
         if not self._out and self.heartbeat.send_due(now):
-            self._out.append(HEARTBEAT_EOL)
+            self._queue(HEARTBEAT_EOL)

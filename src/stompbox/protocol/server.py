@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Final
 
@@ -10,6 +11,7 @@ from .errors import LocalProtocolError, RemoteProtocolError
 from .events import ConnectionClosed, ConnectionState, ConnectTimeout, HeartbeatTimeout
 from .frames import SUPPORTED_VERSIONS, Frame
 from .heartbeat import format_heartbeat, negotiate_heartbeat, parse_heartbeat
+from .message import OutgoingMessage, message_head
 from .parser import DEFAULT_LIMITS, Limits
 from .rules import client_frame_problem, negotiate_version
 
@@ -24,13 +26,16 @@ CONNECT_LIMITS: Final = Limits(
 cannot make the server buffer much (the past CVEs of STOMP servers)."""
 
 _S = ConnectionState
+_HEAD_CACHE_LIMIT = 4096
 
 
 class ServerConnection(Connection):
     """Validates what a client sends and frames what the server answers.
 
     ``heartbeat_floor`` (ms) raises any negotiated interval below it, so that a client
-    cannot make the server wake every millisecond. ``heartbeat_required`` (ms, 0 = off)
+    cannot make the server wake every millisecond. ``output_limit`` (bytes, ``None`` for
+    none) is where :meth:`send_message` starts answering that the output is full, so that
+    a caller hands a subscriber no more than it can take. ``heartbeat_required`` (ms, 0 = off)
     closes clients silent that long (times the grace factor) even when they negotiated no
     heart-beats, for operators who would rather reclaim them than trust TCP keep-alive.
 
@@ -54,8 +59,12 @@ class ServerConnection(Connection):
         limits: Limits = DEFAULT_LIMITS,
         connect_limits: Limits = CONNECT_LIMITS,
         connect_timeout: float | None = 5.0,
+        output_limit: int | None = None,
     ) -> None:
         super().__init__(limits=limits, heartbeat_grace=heartbeat_grace)
+        self.output_limit = output_limit
+        self._room = sys.maxsize if output_limit is None else output_limit
+        self._heads: dict[str, bytes] = {}
         self.versions = versions
         self.heartbeat_offer = heartbeat
         self.heartbeat_floor = heartbeat_floor
@@ -175,6 +184,38 @@ class ServerConnection(Connection):
             self.send(Frame("RECEIPT", (("receipt-id", receipt),)))
         if frame.command == "DISCONNECT":
             self.state = _S.CLOSED
+
+    def send_message(self, subscription: str, ack: str | None, message: OutgoingMessage) -> bool:
+        """Queue a MESSAGE of ``message`` for ``subscription``; return whether the queued
+        output is still below ``output_limit``.
+
+        ``ack`` is the STOMP 1.2 ``ack`` header (``None`` leaves it out: auto ack, or an
+        older version, whose clients acknowledge by message-id). The message's shared tail
+        is encoded once per version and reused for every subscriber.
+        """
+        head = self._heads.get(subscription)
+        if head is None:
+            head = self._message_head(subscription)
+        tail = message.tail(self.version)  # type: ignore[arg-type]
+        out = self._out
+        if not out and self.on_output is not None:
+            self.on_output()
+        out.append(head)
+        size = self._out_size + len(head) + len(tail)
+        if ack is not None:
+            line = f"ack:{ack}\n".encode()
+            out.append(line)
+            size += len(line)
+        out.append(tail)
+        self._out_size = size
+        return size < self._room
+
+    def _message_head(self, subscription: str) -> bytes:
+        heads = self._heads
+        if len(heads) >= _HEAD_CACHE_LIMIT:
+            heads.clear()  # subscription ids churn: keep the cache bounded
+        head = heads[subscription] = message_head(subscription, self.version)
+        return head
 
     def send_error(
         self,

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from stompbox.broker import Broker
 
 from .config import ServerConfig
+from .registry import SessionRegistry
 from .session import Application
 from .tcp import TcpServer
 from .websocket import serve_websocket
@@ -25,17 +26,23 @@ async def start_server(
     config: ServerConfig | None = None,
     broker: Broker | None = None,
     app: Application | None = None,
+    *,
+    registry: SessionRegistry | None = None,
 ) -> AsyncIterator[TcpServer]:
     """Run TCP (and WebSocket, unless ``ws_port`` is 0) listeners inside ``async with``;
-    they stop cleanly on exit."""
-    config = config or ServerConfig()
-    owned = broker is None
-    server = TcpServer(broker or Broker(config.broker), config, app)
+    they stop cleanly on exit. ``registry`` (an application's, say) replaces the first
+    three arguments."""
+    owned = broker is None and registry is None
+    if registry is None:
+        config = config or ServerConfig()
+        registry = SessionRegistry(broker or Broker(config.broker), config, app)
+    config = registry.config
+    server = TcpServer(registry.broker, config, registry=registry)
     await server.start()
     websocket = None
     try:
         if config.ws_port:
-            websocket = await serve_websocket(server.broker, config, server.connections, app)
+            websocket = await serve_websocket(registry)
             server.ws_port = int(next(iter(websocket.sockets)).getsockname()[1])
         yield server
     finally:

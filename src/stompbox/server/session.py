@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from stompbox.broker import Broker, BrokerError, Session
+from stompbox.broker import Broker, BrokerError, Message, Session
 from stompbox.protocol import (
     ConnectionClosed,
     ConnectTimeout,
@@ -19,20 +19,25 @@ from stompbox.protocol import (
     HeartbeatTimeout,
     RemoteProtocolError,
     ServerConnection,
-    serialize,
 )
 
 from .config import ServerConfig
+from .output import OutputScheduler
 
-__all__ = ["AccessDenied", "Application", "ServerSession", "Transport", "flush_output"]
+__all__ = ["AccessDenied", "Application", "ServerSession", "Transport"]
 
 log = logging.getLogger("stompbox.server")
 
 
 class Transport(Protocol):
-    """The part of :class:`asyncio.Transport` a session uses; WebSocket adapts to it."""
+    """The part of :class:`asyncio.Transport` a session uses; WebSocket adapts to it.
+
+    A transport calls the session's ``pause_writing`` when its buffer passes the
+    ``outbound_buffer`` limit and ``resume_writing`` when it drained, as asyncio does.
+    """
 
     def write(self, data: bytes) -> None: ...
+    def writelines(self, data: list[bytes]) -> None: ...
     def close(self) -> None: ...
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
@@ -61,20 +66,28 @@ class Application(Protocol):
         """See bytes on their way to the client (outbound interceptors)."""
 
 
-def flush_output(broker: Broker) -> None:
-    """Write every session's pending bytes to its transport, one write per session."""
-    for session, data in broker.take_output():
-        sink = session.sink
-        assert isinstance(sink, ServerSession)
-        sink.write(data)
+_OUTPUT_FULL = 1  # reasons to stop reading a client, as bits
+_QUEUE_FULL = 2
 
 
 class ServerSession:
-    """Drives one :class:`ServerConnection` and hands its frames to the broker."""
+    """Drives one :class:`ServerConnection` and hands its frames to the broker.
+
+    Every byte for the client goes through the connection's output (deliveries,
+    receipts, errors, heart-beats, an application's frames), which the
+    :class:`OutputScheduler` writes once per event-loop turn. While the transport's buffer
+    is full the broker hands this session nothing more and the session stops reading the
+    client: a client that does not read cannot make the server hold more than about one
+    ``outbound_buffer`` for it.
+    """
 
     __slots__ = (
+        "_lost",
+        "_output",
+        "_read_pauses",
         "_timer",
         "_timer_at",
+        "_writing_paused",
         "app",
         "attributes",
         "broker",
@@ -94,9 +107,11 @@ class ServerSession:
         config: ServerConfig,
         transport: Transport,
         peer: str,
-        loop: asyncio.AbstractEventLoop,
+        *,
+        output: OutputScheduler,
         app: Application | None = None,
         handshake: Mapping[str, Any] | None = None,
+        on_lost: Callable[[ServerSession], None] | None = None,
     ) -> None:
         self.app = app
         self.handshake = handshake
@@ -107,10 +122,10 @@ class ServerSession:
         self.config = config
         self.transport = transport
         self.peer = peer
-        self.loop = loop
+        self.loop = asyncio.get_running_loop()
         self.session: Session | None = None
         self.conn = ServerConnection(
-            now=loop.time(),
+            now=self.loop.time(),
             heartbeat=config.heartbeat,
             heartbeat_grace=config.heartbeat_grace,
             heartbeat_floor=config.heartbeat_floor,
@@ -118,7 +133,13 @@ class ServerSession:
             limits=config.limits,
             connect_limits=config.connect_limits,
             connect_timeout=config.connect_timeout,
+            output_limit=config.outbound_buffer,
         )
+        self.conn.on_output = self._output_waiting
+        self._output = output
+        self._lost = on_lost
+        self._writing_paused = False
+        self._read_pauses = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._schedule()
@@ -138,8 +159,7 @@ class ServerSession:
 
     def _process(self) -> None:
         conn = self.conn
-        broker = self.broker
-        handlers = broker.handlers
+        handlers = self.broker.handlers
         frame: Frame | None = None
         app = self.app
         try:
@@ -160,24 +180,20 @@ class ServerSession:
                     handler(self.session, frame)  # type: ignore[arg-type]
                     if frame.get("receipt") is not None:
                         conn.send_receipt(frame)
-                        self._drain_protocol()
                 elif command == "CONNECT" or command == "STOMP":
                     self._connect(frame)
                 elif command == "DISCONNECT":
                     conn.send_receipt(frame)
-                    self._drain_protocol()
                     self._close()
                     break
         except BrokerError as exc:
             self.error(exc.message, exc.detail, frame=frame)
         except RemoteProtocolError as exc:  # the connection has queued its ERROR already
             log.warning("%s: protocol error: %s", self.peer, exc)
-            self._drain_protocol()
             self._close()
         except Exception as exc:  # a bug here or in an application hook: this client only
             log.exception("%s: internal error", self.peer)
             self.error("internal error", f"{type(exc).__name__}: {exc}", frame=frame)
-        flush_output(broker)
         self._schedule()
 
     def _connect(self, frame: Frame) -> None:
@@ -201,36 +217,25 @@ class ServerSession:
                 return
         self.session = self.broker.open_session(self, conn.version or "1.0", login)
         conn.accept(self.loop.time(), session=self.session.id, server=config.server_name)
-        self._drain_protocol()
         if self.app is not None:
             self.app.connected(self)
         log.info("%s: connected as %s (STOMP %s)", self.peer, self.session.id, conn.version)
 
-    def _drain_protocol(self) -> None:
-        """Move the connection's own frames into the session's ordered output."""
-        data = self.conn.data_to_send(self.loop.time())
-        if not data:
-            return
-        if self.session is not None and not self.session.closed:
-            self.broker.write(self.session, data)
-        else:
-            self.transport.write(data)
-
     # -- output ------------------------------------------------------------------------
+
+    def deliver(self, subscription: str, ack: str | None, message: Message) -> bool:
+        """SessionSink: queue a MESSAGE; False once the output is full."""
+        return self.conn.send_message(subscription, ack, message)
 
     def send_receipt(self, frame: Frame) -> None:
         """Send the RECEIPT ``frame`` asked for, if any (an application finished it)."""
         if frame.get("receipt") is not None and not self.conn.closed:
             self.conn.send_receipt(frame)
-            self._drain_protocol()
-            flush_output(self.broker)
 
     def write_frame(self, frame: Frame) -> None:
         """Send one frame to this client, in order with its deliveries."""
-        if self.session is None or self.session.closed:
-            return
-        self.broker.write(self.session, serialize(frame, self.conn.version))
-        flush_output(self.broker)
+        if not self.conn.closed and self.session is not None and not self.session.closed:
+            self.conn.send(frame)
 
     def error(self, message: str, detail: str = "", *, frame: Frame | None = None) -> None:
         """Send an ERROR (echoing ``frame``'s receipt) and close."""
@@ -238,44 +243,70 @@ class ServerSession:
             return
         log.warning("%s: %s: %s", self.peer, message, detail)
         self.conn.send_error(message, detail, frame=frame)
-        self._drain_protocol()
         self._close()
 
-    def write(self, data: bytes) -> None:
-        if not self.transport.is_closing():
-            self.conn.heartbeat.last_sent = self.loop.time()
-            if self.app is not None:
-                data = self.app.outgoing(self, data)
-            self.transport.write(data)
+    def _output_waiting(self) -> None:
+        self._output.add(self)
+
+    def flush(self) -> None:
+        """Hand everything the connection queued to the transport, in one call."""
+        chunks = self.conn.take_output(self.loop.time())
+        if not chunks:
+            return
+        transport = self.transport
+        if transport.is_closing():
+            return  # lost: auto-acked queue messages go back when the session closes
+        if self.app is not None:
+            transport.write(self.app.outgoing(self, b"".join(chunks)))
+        else:
+            transport.writelines(chunks)
+        session = self.session
+        if session is not None and not session.closed:
+            self.broker.output_written(session, not self._writing_paused)
 
     def pause_writing(self) -> None:
+        """The transport's buffer is full: hand this client nothing more, read nothing."""
+        self._writing_paused = True
         if self.session is not None:
             self.broker.set_writable(self.session, False)
+        self._pause_reading(_OUTPUT_FULL)
 
     def resume_writing(self) -> None:
-        if self.session is not None and not self.session.closed:
-            self.broker.set_writable(self.session, True)
-            flush_output(self.broker)
+        self._writing_paused = False
+        self._resume_reading(_OUTPUT_FULL)
+        session = self.session
+        if session is not None and not session.closed and self.conn.buffered == 0:
+            self.broker.set_writable(session, True)
 
     # SessionSink, called by the broker
 
     def pause_reading(self) -> None:
-        if not self.transport.is_closing():
-            self.transport.pause_reading()
+        self._pause_reading(_QUEUE_FULL)
 
     def resume_reading(self) -> None:
-        if not self.transport.is_closing():
-            self.transport.resume_reading()
+        self._resume_reading(_QUEUE_FULL)
 
     def fail(self, message: str, detail: str) -> None:
         self.error(message, detail)
+
+    def _pause_reading(self, reason: int) -> None:
+        if not self._read_pauses and not self.transport.is_closing():
+            self.transport.pause_reading()
+        self._read_pauses |= reason
+
+    def _resume_reading(self, reason: int) -> None:
+        if not self._read_pauses & reason:
+            return
+        self._read_pauses &= ~reason
+        if not self._read_pauses and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     # -- closing -----------------------------------------------------------------------
 
     def _close(self) -> None:
         """Close after the pending output: asyncio writes buffered data before closing."""
+        self.flush()
         if self.session is not None:
-            flush_output(self.broker)
             self.broker.close_session(self.session)
         self.transport.close()
 
@@ -283,9 +314,11 @@ class ServerSession:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._lost is not None:
+            self._lost(self)
+            self._lost = None
         if self.session is not None:
             self.broker.close_session(self.session)
-            flush_output(self.broker)
             if self.app is not None:
                 self.app.disconnected(self)
             log.info("%s: closed (%s)", self.peer, self.session.id)
@@ -313,16 +346,12 @@ class ServerSession:
         result = conn.tick(self.loop.time())
         if isinstance(result, (HeartbeatTimeout, ConnectTimeout)):
             log.warning("%s: %s", self.peer, type(result).__name__)
-            self._drain_protocol()
             self._close()
             return
-        self._drain_protocol()
-        flush_output(self.broker)
         self._schedule()
 
     def shutdown(self) -> None:
         """Tell the client the server is going away, then close after pending output."""
         if not self.conn.closed:
             self.conn.send_error("server shutting down", "the broker is stopping")
-            self._drain_protocol()
         self._close()

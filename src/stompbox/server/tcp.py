@@ -11,6 +11,7 @@ from stompbox.net import set_keepalive
 from stompbox.protocol import Frame, serialize
 
 from .config import ServerConfig
+from .registry import SessionRegistry
 from .session import Application, ServerSession, Transport
 
 __all__ = ["StompProtocol", "TcpServer"]
@@ -28,25 +29,22 @@ class StompProtocol(asyncio.Protocol):
         self.session: ServerSession | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        server = self.server
+        registry = self.server.registry
         tcp = cast(asyncio.Transport, transport)
         peername = tcp.get_extra_info("peername")
         peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
-        if len(server.connections) >= server.config.max_connections:
-            log.warning("%s: refused, max_connections reached", peer)
-            limit = f"max_connections limit of {server.config.max_connections} exceeded"
-            tcp.write(serialize(Frame("ERROR", (("message", limit),)), None))
+        refusal = registry.refusal(peer)
+        if refusal is not None:
+            tcp.write(serialize(Frame("ERROR", (("message", refusal),)), None))
             tcp.close()
             return
+        config = registry.config
         sock = tcp.get_extra_info("socket")
         if sock is not None:
-            set_keepalive(sock, server.config.keepalive_idle)
-        tcp.set_write_buffer_limits(high=server.config.outbound_buffer)
+            set_keepalive(sock, config.keepalive_idle)
+        tcp.set_write_buffer_limits(high=config.outbound_buffer)
         log.debug("%s: connection opened", peer)
-        self.session = ServerSession(
-            server.broker, server.config, cast(Transport, tcp), peer, server.loop, server.app
-        )
-        server.connections.add(self.session)
+        self.session = registry.open(cast(Transport, tcp), peer)
 
     def data_received(self, data: bytes) -> None:
         if self.session is not None:
@@ -67,25 +65,33 @@ class StompProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.session is not None:
-            self.server.connections.discard(self.session)
             self.session.connection_lost()
             self.session = None
 
 
 class TcpServer:
-    """A running STOMP-over-TCP listener sharing one broker."""
+    """A running STOMP-over-TCP listener; its sessions are opened in ``registry``, which
+    WebSocket listeners of the same server share."""
 
     def __init__(
-        self, broker: Broker, config: ServerConfig, app: Application | None = None
+        self,
+        broker: Broker,
+        config: ServerConfig,
+        app: Application | None = None,
+        *,
+        registry: SessionRegistry | None = None,
     ) -> None:
-        self.broker = broker
+        self.registry = registry or SessionRegistry(broker, config, app)
+        self.broker = self.registry.broker
         self.config = config
-        self.app = app
         self.loop = asyncio.get_running_loop()
-        self.connections: set[ServerSession] = set()
-        """Sessions of every transport sharing this server (WebSocket ones too)."""
         self.ws_port = 0
         self._server: asyncio.base_events.Server | None = None
+
+    @property
+    def connections(self) -> set[ServerSession]:
+        """Sessions of every transport sharing this server (WebSocket ones too)."""
+        return self.registry.sessions
 
     async def start(self) -> None:
         self._server = await self.loop.create_server(
@@ -106,10 +112,7 @@ class TcpServer:
         """Stop accepting, tell every client, let output drain, then close."""
         if self._server is not None:
             self._server.close()
-        for session in list(self.connections):
-            session.shutdown()
-        deadline = self.loop.time() + self.config.shutdown_grace
-        while self.connections and self.loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        self.registry.shutdown()
+        await self.registry.drain(self.config.shutdown_grace)
         if self._server is not None:
             await self._server.wait_closed()

@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from stompbox.broker import Broker
-from stompbox.net import SUBPROTOCOLS, choose_subprotocol
+from stompbox.net import choose_subprotocol
 
 from .config import ServerConfig
+from .registry import SessionRegistry
 from .session import Application, ServerSession
 
 __all__ = ["MessageTransport", "StompASGI", "serve_websocket"]
@@ -95,6 +96,9 @@ class MessageTransport:
         if self._queued > self._limit and not self._paused_writing and self.session is not None:
             self._paused_writing = True
             self.session.pause_writing()
+
+    def writelines(self, data: list[bytes]) -> None:
+        self.write(data[0] if len(data) == 1 else b"".join(data))
 
     def close(self) -> None:
         """Close once the output is sent, as asyncio transports do; the receive loop then
@@ -204,30 +208,26 @@ def _take_all(queue: deque[bytes]) -> bytes:
 # -- the websockets library's server -----------------------------------------------------
 
 
-async def serve_websocket(
-    broker: Broker,
-    config: ServerConfig,
-    connections: set[ServerSession],
-    app: Application | None = None,
-) -> Any:
-    """Start a WebSocket listener on ``config.host:config.ws_port`` at ``config.ws_path``."""
+async def serve_websocket(registry: SessionRegistry) -> Any:
+    """Start a WebSocket listener on ``host:ws_port`` at ``ws_path`` of the registry's
+    config, opening its sessions in ``registry``."""
     from websockets.asyncio.server import ServerConnection as WebSocket
     from websockets.asyncio.server import serve
     from websockets.datastructures import Headers
     from websockets.http11 import Request, Response
     from websockets.typing import Subprotocol
 
-    loop = asyncio.get_running_loop()
+    config = registry.config
 
     def check_path(websocket: WebSocket, request: Request) -> Response | None:
         if request.path.split("?", 1)[0] != config.ws_path:
             return Response(
                 404, "Not Found", Headers(), f"no STOMP endpoint at {request.path}\n".encode()
             )
-        if len(connections) >= config.max_connections:
-            return Response(
-                503, "Service Unavailable", Headers(), b"max_connections limit reached\n"
-            )
+        host, port = websocket.remote_address[:2]
+        refusal = registry.refusal(f"ws:{host}:{port}")
+        if refusal is not None:
+            return Response(503, "Service Unavailable", Headers(), f"{refusal}\n".encode())
         return None
 
     def select(websocket: WebSocket, offered: Any) -> Subprotocol | None:
@@ -239,7 +239,7 @@ async def serve_websocket(
             websocket.send, websocket.send, config.outbound_buffer, websocket.close
         )
         host, port = websocket.remote_address[:2]
-        session = ServerSession(broker, config, transport, f"ws:{host}:{port}", loop, app)
+        session = registry.open(transport, f"ws:{host}:{port}")
         transport.session = session
 
         async def receive() -> bytes | None:
@@ -249,11 +249,9 @@ async def serve_websocket(
                 return None
             return message.encode() if isinstance(message, str) else message
 
-        connections.add(session)
         try:
             await pump(transport, session, receive, config.shutdown_grace)
         finally:
-            connections.discard(session)
             await websocket.close()
 
     return await serve(
@@ -283,11 +281,19 @@ class StompASGI:
         broker: Broker | None = None,
         config: ServerConfig | None = None,
         app: Application | None = None,
+        *,
+        registry: SessionRegistry | None = None,
     ) -> None:
-        self.config = config or ServerConfig()
-        self.broker = broker or Broker(self.config.broker)
-        self.app = app
-        self.connections: set[ServerSession] = set()
+        if registry is None:
+            config = config or ServerConfig()
+            registry = SessionRegistry(broker or Broker(config.broker), config, app)
+        self.registry = registry
+        self.config = registry.config
+        self.broker = registry.broker
+
+    @property
+    def connections(self) -> set[ServerSession]:
+        return self.registry.sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -299,8 +305,7 @@ class StompASGI:
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
-                    for session in list(self.connections):
-                        session.shutdown()
+                    self.registry.shutdown()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         else:
@@ -318,8 +323,11 @@ class StompASGI:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        if len(self.connections) >= self.config.max_connections:
-            await send({"type": "websocket.close", "code": 1013})
+        client = scope.get("client") or ("?", 0)
+        peer = f"ws:{client[0]}:{client[1]}"
+        refusal = self.registry.refusal(peer)
+        if refusal is not None:
+            await _refuse(send, scope, refusal)
             return
         await send(
             {
@@ -345,16 +353,7 @@ class StompASGI:
                 await send({"type": "websocket.close", "code": 1000})
 
         transport = MessageTransport(send_text, send_bytes, self.config.outbound_buffer, close)
-        client = scope.get("client") or ("?", 0)
-        session = ServerSession(
-            self.broker,
-            self.config,
-            transport,
-            f"ws:{client[0]}:{client[1]}",
-            asyncio.get_running_loop(),
-            self.app,
-            scope,
-        )
+        session = self.registry.open(transport, peer, scope)
         transport.session = session
 
         async def next_message() -> bytes | None:
@@ -366,10 +365,16 @@ class StompASGI:
             data = message.get("bytes")
             return data if data is not None else (message.get("text") or "").encode()
 
-        self.connections.add(session)
-        try:
-            await pump(transport, session, next_message, self.config.shutdown_grace)
-            with contextlib.suppress(OSError, RuntimeError):
-                await close()
-        finally:
-            self.connections.discard(session)
+        await pump(transport, session, next_message, self.config.shutdown_grace)
+        with contextlib.suppress(OSError, RuntimeError):
+            await close()
+
+
+async def _refuse(send: Send, scope: Scope, reason: str) -> None:
+    """HTTP 503 instead of the upgrade where the ASGI server supports denial responses
+    (the ``websocket.http.response`` extension), else a close with 1013 (try again later)."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send({"type": "websocket.http.response.start", "status": 503, "headers": []})
+        await send({"type": "websocket.http.response.body", "body": f"{reason}\n".encode()})
+    else:
+        await send({"type": "websocket.close", "code": 1013, "reason": reason})

@@ -1,0 +1,85 @@
+"""The part of a MESSAGE frame that every subscriber of one published message shares.
+
+A delivery is ``MESSAGE``, ``subscription`` (and in 1.2 ``ack``), then the same lines and
+body for everyone: destination, message-id, the sender's headers, content-length, body,
+NUL. That shared tail is encoded once per protocol version and cached here, so that a
+fan-out to a hundred subscribers serializes the message once, not a hundred times.
+"""
+
+from __future__ import annotations
+
+from .frames import Headers
+from .serializer import serialize_headers
+
+__all__ = ["OutgoingMessage", "message_head"]
+
+
+def message_head(subscription: str, version: str | None) -> bytes:
+    """``MESSAGE`` and the ``subscription`` line, the start of every delivery."""
+    line = serialize_headers("MESSAGE", (("subscription", subscription),), version)
+    return f"MESSAGE\n{line}\n".encode()
+
+
+class OutgoingMessage:
+    """A message on its way to subscribers: destination, id, headers and body.
+
+    ``redeliveries`` above 0 adds ``redelivered:true`` and ``redelivery-count``; change it
+    with :meth:`redeliver`, which drops the cached encodings.
+    """
+
+    __slots__ = (
+        "_tail",
+        "_tail_version",
+        "_tails",
+        "body",
+        "destination",
+        "headers",
+        "id",
+        "redeliveries",
+    )
+
+    def __init__(self, destination: str, message_id: str, headers: Headers, body: bytes) -> None:
+        self.destination = destination
+        self.id = message_id
+        self.headers = headers
+        self.body = body
+        self.redeliveries = 0
+        self._tail = b""
+        self._tail_version: str | None = None
+        self._tails: dict[str, bytes] | None = None
+
+    def tail(self, version: str) -> bytes:
+        """Everything of the MESSAGE frame after the per-subscription lines, for ``version``.
+
+        Raises :class:`~stompbox.protocol.LocalProtocolError` if a header cannot be written
+        in that version.
+        """
+        if version == self._tail_version:
+            return self._tail
+        if self._tail_version is None:
+            self._tail = self._encode(version)
+            self._tail_version = version
+            return self._tail
+        tails = self._tails
+        if tails is None:
+            tails = self._tails = {}
+        data = tails.get(version)
+        if data is None:
+            data = tails[version] = self._encode(version)
+        return data
+
+    def redeliver(self) -> None:
+        """Count one more delivery attempt; later tails say ``redelivered``."""
+        self.redeliveries += 1
+        self._tail_version = None
+        self._tails = None
+
+    def _encode(self, version: str) -> bytes:
+        headers: Headers = (("destination", self.destination), ("message-id", self.id))
+        if self.redeliveries:
+            headers += (("redelivered", "true"), ("redelivery-count", str(self.redeliveries)))
+        text = serialize_headers("MESSAGE", headers + self.headers, version)
+        body = self.body
+        if body:
+            return b"".join((f"{text}\ncontent-length:{len(body)}\n\n".encode(), body, b"\0"))
+        return f"{text}\n\n\0".encode()
