@@ -19,7 +19,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from stompbox.cli.bench import flow, latency, open_idle, stomp_connect
+from stompbox.cli.links import stomp_connect
+from stompbox.cli.load import flow, latency, open_idle
 from stompbox.net import parse_url
 
 
