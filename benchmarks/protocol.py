@@ -1,7 +1,10 @@
 """Frames per second through the sans-IO parser and serializer, on one core.
 
 Prints stompbox's figures beside a plain split-and-decode implementation (the way most
-Python STOMP code parses) and the ratio. Run: ``python benchmarks/protocol.py``.
+Python STOMP code parses) and the ratio, then the time to parse one large frame arriving in
+64 KiB reads with and without ``content-length``: the parser finds the NUL that ends a body
+without one as the reads arrive, so the two should differ by a small factor, not by one
+that grows with the frame. Run: ``python benchmarks/protocol.py``.
 Figures are the best of several rounds, since a shared machine's noise only slows runs.
 """
 
@@ -12,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 
-from stompbox.protocol import Frame, FrameParser, serialize
+from stompbox.protocol import Frame, FrameParser, Limits, serialize
 
 SEND_HEADERS = (("destination", "/queue/bench"), ("content-type", "text/plain"))
 MESSAGE_HEADERS = (
@@ -134,6 +137,42 @@ def bench_size(size: int, n: int, rounds: int) -> None:
         print(f"{label:<42}{a:>12,.0f}/s{b:>12,.0f}/s{a / b:>7.1f}x", flush=True)
 
 
+def best_ms(run: Callable[[], object], rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best * 1000
+
+
+def bench_large_body(size: int, rounds: int) -> None:
+    """One ``size``-byte body in 64 KiB reads, with and without ``content-length``."""
+    frame = Frame("SEND", SEND_HEADERS, b"x" * size)
+    with_length = serialize(frame)
+    without_length = serialize(frame._replace(body=b""))[:-1] + frame.body + b"\0"
+    limits = Limits(max_frame_size=None, max_body_size=None)
+
+    def parse_in_reads(data: bytes) -> Callable[[], object]:
+        reads = [data[i : i + 65536] for i in range(0, len(data), 65536)]
+
+        def run() -> object:
+            parser = FrameParser("1.2", limits)
+            for read in reads:
+                parser.feed(read)
+                frames = parser.frames()
+            assert len(frames) == 1 and len(frames[0].body) == size
+            return frames
+
+        return run
+
+    a = best_ms(parse_in_reads(with_length), rounds)
+    b = best_ms(parse_in_reads(without_length), rounds)
+    label = f"parse SEND {size >> 20} MiB, 64 KiB reads"
+    print(f"{label:<42}{'content-length':>14}{'none':>14}{'ratio':>8}")
+    print(f"{'':<42}{a:>11,.1f} ms{b:>11,.1f} ms{b / a:>7.1f}x", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=20_000, help="frames per round")
@@ -142,6 +181,7 @@ def main() -> None:
     print(f"{'benchmark':<42}{'stompbox':>14}{'plain':>14}{'ratio':>8}")
     for size in (128, 4096):
         bench_size(size, int(args.frames), int(args.rounds))
+    bench_large_body(16 * 1024 * 1024, int(args.rounds))
 
 
 if __name__ == "__main__":

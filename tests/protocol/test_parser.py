@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import tracemalloc
 
-from stompbox.protocol import Frame, FrameParser, LimitExceeded, Limits, RemoteProtocolError
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stompbox.protocol import (
+    CLIENT_COMMANDS,
+    Frame,
+    FrameParser,
+    LimitExceeded,
+    Limits,
+    RemoteProtocolError,
+    serialize,
+)
 
 
 def parse(data: bytes, version: str | None = "1.2", limits: Limits | None = None) -> list[Frame]:
@@ -373,3 +385,214 @@ class TestLimits:
         unlimited = Limits(None, None, None, None)
         data = b"SEND\n" + b"h:v\n" * 300 + b"\n" + b"x" * 100_000 + b"\x00"
         assert parse(data, limits=unlimited)[0].body == b"x" * 100_000
+
+
+UNLIMITED = Limits(None, None, None, None)
+
+
+def without_content_length(frame: Frame, crlf: bool = False) -> bytes:
+    """``frame`` on the wire with its body ended only by the NUL, as a peer may send it."""
+    head = serialize(frame._replace(body=b""), "1.2")[:-1]
+    if crlf:
+        head = head.replace(b"\n", b"\r\n")
+    return head + frame.body + b"\0"
+
+
+def with_content_length(frame: Frame) -> Frame:
+    """The frame parsed from ``serialize(frame)``, which adds ``content-length`` to a body."""
+    if not frame.body:
+        return frame
+    return frame._replace(headers=(*frame.headers, ("content-length", str(len(frame.body)))))
+
+
+def parse_in_reads(data: bytes, size: int, parser: FrameParser) -> list[Frame]:
+    out: list[Frame] = []
+    for start in range(0, len(data), size):
+        parser.feed(data[start : start + size])
+        out.extend(parser.frames())
+    return out
+
+
+class TestBodyWithoutContentLength:
+    """A body without ``content-length`` ends at the first NUL, found as the bytes arrive."""
+
+    def test_large_body_in_many_reads_equals_the_content_length_frame(self) -> None:
+        body = bytes(range(1, 256)) * 4096 + b"\r\n\n\r\n"  # about 1 MiB, EOLs inside
+        frame = Frame("SEND", (("destination", "/queue/a"),), body)
+        parser = FrameParser("1.2", UNLIMITED)
+        data = without_content_length(frame)
+        got: list[Frame] = []
+        for start in range(0, len(data), 4096):
+            assert not got
+            parser.feed(data[start : start + 4096])
+            got.extend(parser.frames())
+            assert parser.buffered == (0 if got else min(start + 4096, len(data)))
+        with_length = parse_in_reads(serialize(frame), 4096, FrameParser("1.2", UNLIMITED))
+        assert got == [frame]
+        assert with_length == [with_content_length(frame)]
+
+    def test_reads_while_the_body_arrives_copy_nothing_already_buffered(self) -> None:
+        """Memory allocated per read stays below one read, however much is buffered.
+
+        This is the linearity that matters, shown without a clock: a parser that re-joins
+        its buffer to look for the NUL again allocates (and copies) everything buffered on
+        every read, which is quadratic in the frame's size.
+        """
+        read = 64 * 1024
+        reads = [b"SEND\ndestination:/a\n\n" + b"x" * read] + [b"y" * read] * 63
+        parser = FrameParser("1.2", UNLIMITED)
+        growth: list[int] = []
+        tracemalloc.start()
+        try:
+            for data in reads:
+                before, _ = tracemalloc.get_traced_memory()
+                tracemalloc.reset_peak()
+                parser.feed(data)
+                assert parser.frames() == []
+                growth.append(tracemalloc.get_traced_memory()[1] - before)
+        finally:
+            tracemalloc.stop()
+        assert parser.buffered == sum(map(len, reads))
+        assert max(growth[1:]) < read // 16
+        parser.feed(b"z\0")
+        [frame] = parser.frames()
+        assert frame.body == b"x" * read + b"y" * read * 63 + b"z"
+
+    def test_crlf_header_block_then_body_in_single_bytes(self) -> None:
+        data = b"SEND\r\ndestination:/a\r\n\r\n\r\nbody\n\nmore\r\x00\r\n\n"
+        parser = FrameParser("1.2")
+        assert parse_in_reads(data, 1, parser) == [
+            Frame("SEND", (("destination", "/a"),), b"\r\nbody\n\nmore\r")
+        ]
+        assert parser.buffered == 0
+
+    @pytest.mark.parametrize("length", [b"", b"content-length:2\r\n"])
+    def test_crlf_header_block_before_a_body_that_is_not_utf8(self, length: bytes) -> None:
+        data = b"SEND\r\n" + length + b"\r\n\xff\xfe\x00SEND\n\n\x00"
+        assert [f.body for f in parse(data)] == [b"\xff\xfe", b""]
+
+    def test_frames_around_a_body_that_ends_in_a_later_read(self) -> None:
+        parser = FrameParser("1.2")
+        parser.feed(b"BEGIN\ntransaction:t\n\n\x00\nSEND\ndestination:/a\n\nab")
+        assert [f.command for f in parser.frames()] == ["BEGIN"]
+        parser.feed(b"cd")
+        assert parser.frames() == []
+        parser.feed(b"ef\x00\r\nCOMMIT\ntransaction:t\n\n\x00SEND\n\ng")
+        assert [(f.command, f.body) for f in parser.frames()] == [
+            ("SEND", b"abcdef"),
+            ("COMMIT", b""),
+        ]
+        assert parser.buffered == len(b"SEND\n\ng")
+
+    def test_body_limit_is_exceeded_by_the_read_that_passes_it(self) -> None:
+        parser = FrameParser("1.2", Limits(max_body_size=100))
+        parser.feed(b"BEGIN\ntransaction:t\n\n\x00SEND\ndestination:/a\n\n" + b"x" * 60)
+        assert [f.command for f in parser.frames()] == ["BEGIN"]
+        parser.feed(b"x" * 40)
+        assert parser.frames() == []
+        parser.feed(b"x")
+        with pytest.raises(LimitExceeded) as info:
+            parser.frames()
+        assert info.value.limit == "max_body_size"
+        assert info.value.value == 100
+        assert info.value.offset == 22
+        assert "body without content-length did not end" in str(info.value)
+        with pytest.raises(LimitExceeded):
+            parser.frames()
+
+    def test_body_at_its_limit_is_accepted(self) -> None:
+        parser = FrameParser("1.2", Limits(max_body_size=100))
+        assert parse_in_reads(b"SEND\n\n" + b"x" * 100 + b"\x00", 7, parser) == [
+            Frame("SEND", (), b"x" * 100)
+        ]
+
+    def test_body_over_its_limit_with_the_nul_in_the_same_read(self) -> None:
+        parser = FrameParser("1.2", Limits(max_body_size=100))
+        parser.feed(b"SEND\n\n" + b"x" * 50)
+        assert parser.frames() == []
+        parser.feed(b"x" * 51 + b"\x00")
+        with pytest.raises(LimitExceeded, match="max_body_size limit of 100") as info:
+            parser.frames()
+        assert info.value.offset == 0
+
+    def test_frame_limit_is_exceeded_by_the_read_that_passes_it(self) -> None:
+        parser = FrameParser("1.2", Limits(max_frame_size=100, max_body_size=None))
+        parser.feed(b"\n\nSEND\ndestination:/a\n\n" + b"x" * 60)
+        assert parser.frames() == []
+        parser.feed(b"x" * 19)
+        assert parser.frames() == []
+        parser.feed(b"x")
+        with pytest.raises(LimitExceeded) as info:
+            parser.frames()
+        assert info.value.limit == "max_frame_size"
+        assert info.value.offset == 2
+        assert "frame did not end" in str(info.value)
+
+    def test_version_set_while_the_body_arrives_applies_to_its_headers(self) -> None:
+        parser = FrameParser(None)
+        parser.feed(b"SEND\nfoo:a\\cb\n\nab")
+        assert parser.frames() == []
+        parser.version = "1.2"
+        parser.feed(b"c\x00")
+        assert parser.frames() == [Frame("SEND", (("foo", "a:b"),), b"abc")]
+
+    def test_limits_set_while_the_body_arrives_apply_at_once(self) -> None:
+        parser = FrameParser("1.2", UNLIMITED)
+        parser.feed(b"SEND\nh1:v\nh2:v\n\nab")
+        assert parser.frames() == []
+        parser.limits = Limits(max_headers=1)
+        parser.feed(b"c")
+        with pytest.raises(LimitExceeded, match="max_headers"):
+            parser.frames()
+
+
+nul_free_frames = st.builds(
+    Frame,
+    st.sampled_from(sorted(CLIENT_COMMANDS - {"CONNECT", "STOMP"})),
+    st.lists(
+        st.tuples(
+            st.text(alphabet="abc:\\\r\n -", min_size=1, max_size=6),
+            st.text(alphabet="xyz:\\\r\n -", max_size=6),
+        ),
+        max_size=3,
+    ).map(tuple),
+    st.binary(max_size=300).map(lambda body: body.replace(b"\0", b"")),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            nul_free_frames,
+            st.sampled_from(["LF", "CR LF", "content-length"]),
+            st.sampled_from([b"", b"\n", b"\r\n"]),
+        )
+    ),
+    st.lists(st.integers(0, 4000)),
+)
+def test_bodies_without_content_length_parse_the_same_however_split(
+    items: list[tuple[Frame, str, bytes]], cuts: list[int]
+) -> None:
+    """Bodies ended by the NUL alone, among heart-beats and content-length frames."""
+    data = b"".join(
+        eol
+        + (
+            serialize(frame)
+            if wire == "content-length"
+            else without_content_length(frame, crlf=wire == "CR LF")
+        )
+        for frame, wire, eol in items
+    )
+    parser = FrameParser("1.2", UNLIMITED)
+    got: list[Frame] = []
+    last = 0
+    for cut in [*sorted({c % (len(data) + 1) for c in cuts}), len(data)]:
+        parser.feed(data[last:cut])
+        last = cut
+        got.extend(parser.frames())
+    assert got == [
+        with_content_length(frame) if wire == "content-length" else frame
+        for frame, wire, _ in items
+    ]
+    assert parser.buffered == 0

@@ -5,6 +5,10 @@ a body, a NUL, then any number of EOLs (heart-beats). The common case is made fa
 doing as little per frame in Python as possible: one ``find`` for the end of the header
 block, one decode of that block, one ``split`` into lines, and no unescaping unless the
 block holds a backslash.
+
+A body without ``content-length`` ends at its first NUL. While it has not arrived, each
+read is scanned on its own and kept as it came, so that a large body costs one scan and
+one join in all rather than a join and a rescan of everything buffered on every read.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class FrameParser:
     """
 
     __slots__ = (
+        "_body_start",
         "_bounds",
         "_chunks",
         "_error",
@@ -73,11 +78,19 @@ class FrameParser:
         "_limits",
         "_need",
         "_offset",
+        "_scan_version",
+        "_scanned",
         "version",
     )
 
     def __init__(self, version: str | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
         self.version = version
+        # While a body without content-length is waiting for its NUL: the chunks already
+        # scanned for it (0: no body is waiting), where the body starts in the buffer, and
+        # the version its header block was read with.
+        self._scanned = 0
+        self._body_start = 0
+        self._scan_version: str | None = None
         self.limits = limits  # also computes _bounds
         self._chunks: list[bytes] = []
         self._have = 0  # bytes in _chunks
@@ -92,6 +105,7 @@ class FrameParser:
     @limits.setter
     def limits(self, limits: Limits) -> None:
         self._limits = limits
+        self._scanned = 0  # the waiting frame's header block is checked again
         # Unset limits become a huge number, so that the hot path compares without a None
         # test, and they are worked out here rather than once per read.
         self._bounds = (
@@ -123,15 +137,15 @@ class FrameParser:
             raise self._error
         if self._have < self._need:
             return []
+        if self._scanned and self._body_waits():
+            return []
         chunks = self._chunks
         buf = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         out: list[Frame] = []
         try:
             pos, need = self._parse(buf, out)
         except RemoteProtocolError as exc:
-            self._error = exc
-            self._chunks = []
-            self._have = 0
+            self._stop(exc)
             if out:
                 return out
             raise
@@ -150,6 +164,47 @@ class FrameParser:
 
     def __iter__(self) -> Iterator[Frame]:
         return iter(self.frames())
+
+    def _stop(self, exc: RemoteProtocolError) -> None:
+        """Keep ``exc`` to raise from now on, and drop what is buffered."""
+        self._error = exc
+        self._chunks = []
+        self._have = 0
+        self._scanned = 0
+
+    def _body_waits(self) -> bool:
+        """Whether the waiting body still lacks its NUL, scanning only the chunks fed since.
+
+        Raises what :meth:`_parse` would for an unfinished body that is too large. Returns
+        ``False`` when the NUL has arrived (or the version changed), for a full parse.
+        """
+        chunks = self._chunks
+        if self._scan_version != self.version:
+            self._scanned = 0
+            return False
+        for index in range(self._scanned, len(chunks)):
+            if b"\0" in chunks[index]:
+                self._scanned = 0
+                return False
+        self._scanned = len(chunks)
+        size = self._have  # the buffer starts with the waiting frame
+        max_frame, max_body = self._bounds[:2]
+        if size - self._body_start > max_body:
+            exc = LimitExceeded(
+                "max_body_size",
+                max_body,
+                "body without content-length did not end",
+                offset=self._offset,
+            )
+        elif size > max_frame:
+            exc = LimitExceeded(
+                "max_frame_size", max_frame, "frame did not end", offset=self._offset
+            )
+        else:
+            self._need = size + 1
+            return True
+        self._stop(exc)
+        raise exc
 
     def _fail(self, message: str, detail: str, at: int) -> RemoteProtocolError:
         return RemoteProtocolError(message, detail, offset=self._offset + at)
@@ -183,16 +238,21 @@ class FrameParser:
                 head = buf[pos:end]
                 try:
                     text = head.decode()
+                    cr = crlf and "\r" in text
                 except UnicodeDecodeError:
-                    text = self._decode(head, pos)  # raises, saying where
-                cr = crlf and "\r" in text
+                    if not crlf:
+                        self._decode(head, pos)  # raises, saying where
+                    text = ""  # decoded below, once the block's end is known
+                    cr = True
                 if cr:
-                    # The block may have ended earlier, with LF CR LF.
+                    # The block may have ended earlier, with LF CR LF, and what follows
+                    # (a body, the next frame) need not be UTF-8.
                     alt = buf.find(b"\n\r\n", pos, end + 1)
                     if alt >= 0:
                         end = alt
                         body_start = alt + 3
                         head = buf[pos:end]
+                    if alt >= 0 or not text:
                         text = self._decode(head, pos)
             elif crlf and (end := buf.find(b"\n\r\n", pos)) >= 0:
                 body_start = end + 3
@@ -298,6 +358,10 @@ class FrameParser:
                             "frame did not end",
                             offset=self._offset + pos,
                         )
+                    # frames() keeps buf[pos:] as its one chunk, scanned up to its end.
+                    self._scanned = 1
+                    self._body_start = body_start - pos
+                    self._scan_version = version
                     return pos, size + 1
                 if frame_end - body_start > max_body:
                     raise LimitExceeded(
