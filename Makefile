@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: serve test check services bench fuzz examples clean
+.PHONY: serve test check services bench bench-report fuzz examples clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -40,6 +40,15 @@ examples: $(VENV)/.installed node_modules/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/protocol.py
 	$(PY) benchmarks/broker.py
+
+## bench-report: measure stompbox beside RabbitMQ and regenerate docs/performance.md's table
+##               and plots (BENCH_ARGS for broker.py, e.g. BENCH_ARGS="--seconds 2")
+BENCH_JSON ?= build/bench/broker.json
+bench-report: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[bench]'
+	scripts/rabbitmq.sh start
+	$(PY) benchmarks/broker.py --json $(BENCH_JSON) $(BENCH_ARGS)
+	$(PY) benchmarks/report.py $(BENCH_JSON) --plots docs --doc docs/performance.md
 
 ## fuzz: run the parser fuzz target for a minute (FUZZ_SECONDS to change)
 fuzz: $(VENV)/.installed

@@ -1,27 +1,66 @@
 """End-to-end broker figures beside RabbitMQ: deliveries/s, latency, memory per connection.
 
 Starts stompbox (``stompbox serve``) and, when it answers, measures RabbitMQ's STOMP and
-Web-STOMP plugins too (``scripts/rabbitmq.sh start``), then prints the ratios. Queue and
-topic figures are taken over TCP and over WebSocket. The load scenarios are
-those of ``stompbox bench`` (separate processes, pre-built frames, receivers count NULs).
+Web-STOMP plugins too (``scripts/rabbitmq.sh start``), then prints the ratios
+(stompbox/RabbitMQ, higher is better for stompbox). The load scenarios are those of
+``stompbox bench`` (separate processes, pre-built frames, receivers count NULs):
+
+- queue 1->1 over TCP and over WebSocket;
+- topic 1->N over TCP for each N of ``--fanouts`` (and of ``--ws-fanouts`` over WebSocket),
+  each run sending ``--fanout-deliveries / N`` messages;
+- latency percentiles at 2,000 msg/s, over TCP and over WebSocket;
+- resident memory per idle connection, over TCP and over WebSocket.
 
     python benchmarks/broker.py
-    python benchmarks/broker.py --only stompbox --scenarios queue,topic
+    python benchmarks/broker.py --only stompbox --scenarios queue,topic --json out.json
+
+``--json`` writes every figure with its label, unit and per-broker value, which
+``benchmarks/report.py`` turns into plots and the table of docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import resource
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
 
-from stompbox.cli.links import stomp_connect
-from stompbox.cli.load import flow, latency, open_idle
+from stompbox._version import __version__
+from stompbox.cli.links import Link, open_link, read_frame, stomp_connect
+from stompbox.cli.load import BODY, flow, latency, open_idle
 from stompbox.net import parse_url
+
+PERCENTILES = (("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p99.9", "p999"))
+SIZES = (
+    "messages",
+    "fanouts",
+    "ws_fanouts",
+    "fanout_deliveries",
+    "rate",
+    "seconds",
+    "connections",
+    "ws_connections",
+)
+"""The arguments that make a run longer or shorter than the documented one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    key: str
+    """Stable name in the JSON (``topic_tcp_100``)."""
+    label: str
+    unit: str
+    higher_is_better: bool
 
 
 @dataclass
@@ -31,7 +70,10 @@ class Target:
     ws_url: str | None
     pid: int | None
     process: subprocess.Popen[bytes] | None = None
+    server: str = ""
+    """What CONNECTED's ``server`` header says (``RabbitMQ/3.10.8``)."""
     results: dict[str, float] = field(default_factory=dict)
+    runs: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def rss_kib(pid: int) -> int:
@@ -54,6 +96,21 @@ def reachable(url: str, timeout: float) -> bool:
             time.sleep(0.1)
 
 
+def server_header(url: str) -> str:
+    """The ``server`` header of the broker's CONNECTED frame, or ``""``."""
+    broker = parse_url(url)
+    link = open_link(broker)
+    try:
+        login = f"login:{broker.login}\npasscode:{broker.passcode}\n" if broker.login else ""
+        link.send(f"CONNECT\naccept-version:1.2\nhost:{broker.vhost}\n{login}\n\0".encode())
+        for line in read_frame(link).split(b"\n\n", 1)[0].split(b"\n"):
+            if line.startswith(b"server:"):
+                return line[7:].decode(errors="replace")
+        return ""
+    finally:
+        link.close()
+
+
 def start_stompbox(port: int, ws_port: int) -> Target:
     process = subprocess.Popen(
         [
@@ -73,7 +130,9 @@ def start_stompbox(port: int, ws_port: int) -> Target:
     if not reachable(url, 15):
         process.kill()
         raise SystemExit("stompbox did not start")
-    return Target("stompbox", url, f"ws://127.0.0.1:{ws_port}/ws", process.pid, process)
+    target = Target("stompbox", url, f"ws://127.0.0.1:{ws_port}/ws", process.pid, process)
+    target.server = server_header(url) or f"stompbox/{__version__}"
+    return target
 
 
 def rabbitmq_pid() -> int | None:
@@ -82,50 +141,154 @@ def rabbitmq_pid() -> int | None:
     return max(pids, key=rss_kib) if pids else None
 
 
-def idle_memory(target: Target, count: int) -> float:
-    """Resident KiB per idle connected STOMP connection, from the broker's RSS."""
-    assert target.pid is not None
-    before = rss_kib(target.pid)
-    socks = open_idle(target.url, count)
+def idle_memory(pid: int, url: str, count: int, hold: list[Link]) -> float:
+    """Resident KiB per idle connected STOMP connection, from the broker's RSS.
+
+    The connections stay open (in ``hold``) so that the next figure's connections cannot
+    reuse the memory these free when they close."""
+    before = rss_kib(pid)
+    hold.extend(open_idle(url, count))
     time.sleep(2.0)
-    after = rss_kib(target.pid)
-    for sock in socks:
-        sock.close()
-    return (after - before) / count
+    return (rss_kib(pid) - before) / count
 
 
-def measure(target: Target, args: argparse.Namespace) -> None:
+def fanout_messages(subscribers: int, args: argparse.Namespace) -> int:
+    """Messages for a topic 1->N run: about ``--fanout-deliveries`` deliveries in all,
+    at least one receipt window, at most ``--messages``."""
+    return max(200, min(int(args.messages), int(args.fanout_deliveries) // subscribers))
+
+
+def measure(target: Target, args: argparse.Namespace, catalogue: dict[str, Figure]) -> None:
     scenarios = args.scenarios.split(",")
-    print(f"== {target.name} ({target.url})", flush=True)
+    transports = args.transports.split(",")
+    print(f"== {target.name} ({target.server}, {target.url})", flush=True)
 
-    def show(label: str, value: float, unit: str = "") -> None:
-        target.results[label] = value
-        print(f"  {label:<44}{value:>14,.2f}{unit}", flush=True)
+    def show(figure: Figure, value: float, run: dict[str, float] | None = None) -> None:
+        catalogue.setdefault(figure.key, figure)
+        target.results[figure.key] = value
+        if run:
+            target.runs[figure.key] = run
+        note = ""
+        if run and run.get("missing"):
+            note = f"  ({run['missing']:,.0f} deliveries missing)"
+        print(f"  {figure.label:<44}{value:>14,.2f} {figure.unit}{note}", flush=True)
 
-    tcp = "tcp" in args.transports.split(",")
-    if tcp and "queue" in scenarios:
-        result = flow(target.url, "/queue/bench", 1, args.messages)
-        show("queue 1->1 deliveries/s", result.rate)
-    if tcp and "topic" in scenarios:
-        result = flow(
-            target.url, "/topic/bench", args.subscribers, args.fanout_messages, window=200
-        )
-        show(f"topic 1->{args.subscribers} deliveries/s", result.rate)
-    if target.ws_url is not None and "ws" in args.transports.split(","):
-        if "queue" in scenarios:
-            result = flow(target.ws_url, "/queue/bench-ws", 1, args.messages)
-            show("WebSocket queue 1->1 deliveries/s", result.rate)
-        if "topic" in scenarios:
-            result = flow(
-                target.ws_url, "/topic/bench-ws", args.subscribers, args.fanout_messages, window=200
-            )
-            show(f"WebSocket topic 1->{args.subscribers} deliveries/s", result.rate)
-    if "latency" in scenarios:
-        lat = latency(target.url, 2000, args.seconds)
-        show("p50 latency at 2,000 msg/s (ms)", lat.p50)
-        show("p99 latency at 2,000 msg/s (ms)", lat.p99)
+    def throughput(key: str, label: str, url: str, dest: str, subs: int, n: int) -> None:
+        window = None if dest.startswith("/queue/") else 200
+        result = flow(url, dest, subs, n, window=window)
+        run = {
+            "subscribers": subs,
+            "messages": n,
+            "deliveries": result.deliveries,
+            "missing": result.expected - result.deliveries,
+            "seconds": result.seconds,
+        }
+        show(Figure(key, label, "deliveries/s", True), result.rate, run)
+
+    over: list[tuple[str, str, str, list[int]]] = []
+    if "tcp" in transports:
+        over.append(("tcp", "TCP", target.url, args.fanouts))
+    if "ws" in transports and target.ws_url is not None:
+        over.append(("ws", "WebSocket", target.ws_url, args.ws_fanouts))
     if "memory" in scenarios and target.pid is not None:
-        show(f"KiB per idle connection ({args.connections})", idle_memory(target, args.connections))
+        # first, while the broker has not yet grown (and kept) memory for the load
+        hold: list[Link] = []
+        for key, name, url, _ in over:
+            count = args.connections if key == "tcp" else args.ws_connections
+            figure = Figure(f"idle_{key}", f"memory per idle {name} connection", "KiB", False)
+            show(figure, idle_memory(target.pid, url, count, hold), {"connections": count})
+        for link in hold:
+            link.close()
+        time.sleep(2.0)  # let the broker reap them
+    for key, name, url, fanouts in over:
+        if "queue" in scenarios:
+            label = f"queue 1->1, {name}"
+            throughput(f"queue_{key}", label, url, f"/queue/bench-{key}", 1, args.messages)
+        if "topic" in scenarios:
+            for subs in fanouts:
+                throughput(
+                    f"topic_{key}_{subs}",
+                    f"topic 1->{subs}, {name}",
+                    url,
+                    f"/topic/bench-{key}",
+                    subs,
+                    fanout_messages(subs, args),
+                )
+    for key, name, url, _ in over:
+        if "latency" in scenarios:
+            lat = latency(url, args.rate, args.seconds, f"/queue/latency-{key}")
+            for label, attr in PERCENTILES:
+                figure = Figure(
+                    f"latency_{key}_{attr}",
+                    f"{label} latency at {args.rate:,} msg/s, {name}",
+                    "ms",
+                    False,
+                )
+                show(figure, getattr(lat, attr), {"samples": lat.samples, "max": lat.max})
+
+
+def ratio(figure: Figure, ours: float, theirs: float) -> float | None:
+    """How many times better stompbox is: above 1 is better, whichever way the unit goes."""
+    if not ours or not theirs:
+        return None
+    return ours / theirs if figure.higher_is_better else theirs / ours
+
+
+def metadata(
+    targets: list[Target], args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> dict[str, Any]:
+    cpu = ""
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": subprocess.run(
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True
+        ).stdout.strip(),
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "websockets": version("websockets"),
+        "servers": {target.name: target.server for target in targets},
+        "body_bytes": len(BODY),
+        "arguments": {k: v for k, v in vars(args).items() if k not in ("json", "load_before")},
+        "changed": {  # the run's size where it differs from the defaults
+            k: v for k, v in vars(args).items() if k in SIZES and v != parser.get_default(k)
+        },
+        "load_average": [args.load_before, os.getloadavg()[0]],
+    }
+
+
+def write_json(
+    path: str,
+    targets: list[Target],
+    catalogue: dict[str, Figure],
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+) -> None:
+    figures = [
+        {
+            "key": figure.key,
+            "label": figure.label,
+            "unit": figure.unit,
+            "higher_is_better": figure.higher_is_better,
+            "values": {t.name: t.results[key] for t in targets if key in t.results},
+            "runs": {t.name: t.runs[key] for t in targets if key in t.runs},
+        }
+        for key, figure in catalogue.items()
+    ]
+    document = {"meta": metadata(targets, args, parser), "figures": figures}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(document, indent=2) + "\n")
+    print(f"figures written to {path}")
+
+
+def numbers(text: str) -> list[int]:
+    return [int(n) for n in text.split(",") if n.strip()]
 
 
 def main() -> None:
@@ -134,17 +297,27 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=["stompbox", "rabbitmq"])
     parser.add_argument("--scenarios", default="queue,topic,latency,memory")
-    parser.add_argument("--messages", type=int, default=200_000, help="queue 1->1 messages")
-    parser.add_argument("--fanout-messages", type=int, default=10_000)
-    parser.add_argument("--subscribers", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=5.0, help="latency run time")
-    parser.add_argument("--connections", type=int, default=5_000)
     parser.add_argument("--transports", default="tcp,ws", help="tcp, ws or both")
+    parser.add_argument("--messages", type=int, default=200_000, help="queue 1->1 messages")
+    parser.add_argument("--fanouts", type=numbers, default=[1, 10, 100, 1000], metavar="N,...")
+    parser.add_argument("--ws-fanouts", type=numbers, default=[100], metavar="N,...")
+    parser.add_argument(
+        "--fanout-deliveries",
+        type=int,
+        default=1_000_000,
+        help="deliveries per topic 1->N run (messages = this / N)",
+    )
+    parser.add_argument("--rate", type=int, default=2_000, help="latency: messages per second")
+    parser.add_argument("--seconds", type=float, default=5.0, help="latency run time")
+    parser.add_argument("--connections", type=int, default=5_000, help="idle TCP connections")
+    parser.add_argument("--ws-connections", type=int, default=2_000)
     parser.add_argument("--stompbox-port", type=int, default=61614)
     parser.add_argument("--stompbox-ws-port", type=int, default=15675)
     parser.add_argument("--rabbitmq-url", default="stomp://guest:guest@127.0.0.1:61623/")
     parser.add_argument("--rabbitmq-ws-url", default="ws://guest:guest@127.0.0.1:15684/ws")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args()
+    args.load_before = os.getloadavg()[0]  # other work on the machine skews every figure
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 20_000), hard))
 
@@ -153,14 +326,15 @@ def main() -> None:
         targets.append(start_stompbox(args.stompbox_port, args.stompbox_ws_port))
     if args.only in (None, "rabbitmq"):
         if reachable(args.rabbitmq_url, 1.0):
-            targets.append(
-                Target("rabbitmq", args.rabbitmq_url, args.rabbitmq_ws_url, rabbitmq_pid())
-            )
+            rabbit = Target("rabbitmq", args.rabbitmq_url, args.rabbitmq_ws_url, rabbitmq_pid())
+            rabbit.server = server_header(args.rabbitmq_url)
+            targets.append(rabbit)
         else:
             print(f"RabbitMQ does not answer at {args.rabbitmq_url}; run scripts/rabbitmq.sh start")
+    catalogue: dict[str, Figure] = {}
     try:
         for target in targets:
-            measure(target, args)
+            measure(target, args, catalogue)
     finally:
         for target in targets:
             if target.process is not None:
@@ -169,11 +343,12 @@ def main() -> None:
     if len(targets) == 2:
         ours, theirs = targets
         print("== stompbox compared with rabbitmq (higher is better for stompbox)")
-        for label, value in ours.results.items():
-            other = theirs.results.get(label)
-            if other:
-                ratio = value / other if "deliveries" in label else other / value
-                print(f"  {label:<44}{ratio:>13.1f}x")
+        for key, figure in catalogue.items():
+            times = ratio(figure, ours.results.get(key, 0.0), theirs.results.get(key, 0.0))
+            if times is not None:
+                print(f"  {figure.label:<44}{times:>13.1f}x")
+    if args.json:
+        write_json(args.json, targets, catalogue, args, parser)
 
 
 if __name__ == "__main__":
