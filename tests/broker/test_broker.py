@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from stompbox.broker import (
@@ -19,12 +21,13 @@ class RecordingSink:
     """Stands in for the server's session: frames deliveries with a real, connected
     :class:`ServerConnection` and remembers what else the broker asked of it."""
 
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, output_limit: int | None = None) -> None:
         self.paused = False
         self.failed: list[tuple[str, str]] = []
-        self.conn = ServerConnection()
+        self.conn = ServerConnection(output_limit=output_limit)
         self.conn.receive_data(f"CONNECT\naccept-version:{version}\nhost:x\n\n\0".encode())
-        assert [frame.command for frame in self.conn.events()] == ["CONNECT"]
+        [connect] = self.conn.events()
+        assert isinstance(connect, Frame) and connect.command == "CONNECT"
         self.conn.accept()
         self.conn.data_to_send()
         self.deliver = self.conn.send_message
@@ -40,16 +43,24 @@ class RecordingSink:
 
 
 class Client:
-    def __init__(self, broker: Broker, version: str = "1.2") -> None:
+    def __init__(
+        self, broker: Broker, version: str = "1.2", output_limit: int | None = None
+    ) -> None:
         self.broker = broker
-        self.sink = RecordingSink(version)
+        self.sink = RecordingSink(version, output_limit)
         self.session: Session = broker.open_session(self.sink, version)
         self.parser = FrameParser(version)
+        self.socket_full = False
+
+    def set_writable(self, writable: bool) -> None:
+        """What the server does when the socket's buffer fills up or drains."""
+        self.socket_full = not writable
+        self.broker.set_writable(self.session, writable)
 
     def received(self) -> list[Frame]:
         """What the client would read, as a write to its socket would hand it over."""
         data = self.sink.conn.data_to_send()
-        self.broker.output_written(self.session, self.session.writable)
+        self.broker.output_written(self.session, not self.socket_full)
         self.parser.feed(data)
         return self.parser.frames()
 
@@ -487,7 +498,7 @@ class TestSlowConsumers:
         broker = Broker(BrokerConfig(topic_pending_messages=2, slow_consumer_policy=policy))
         slow, producer = Client(broker), Client(broker)
         slow.subscribe("/topic/t")
-        broker.set_writable(slow.session, False)
+        slow.set_writable(False)
         for i in range(4):
             producer.send("/topic/t", str(i).encode())
         return broker, slow, producer
@@ -495,13 +506,13 @@ class TestSlowConsumers:
     def test_drop_oldest(self) -> None:
         broker, slow, _ = self.blocked(SlowConsumerPolicy.DROP_OLDEST)
         assert slow.received() == []
-        broker.set_writable(slow.session, True)
+        slow.set_writable(True)
         assert slow.bodies() == [b"2", b"3"]
         assert broker.stats.dropped_slow_consumer == 2
 
     def test_drop_newest(self) -> None:
-        broker, slow, _ = self.blocked(SlowConsumerPolicy.DROP_NEWEST)
-        broker.set_writable(slow.session, True)
+        _, slow, _ = self.blocked(SlowConsumerPolicy.DROP_NEWEST)
+        slow.set_writable(True)
         assert slow.bodies() == [b"0", b"1"]
 
     def test_disconnect(self) -> None:
@@ -512,19 +523,19 @@ class TestSlowConsumers:
         slow, producer = Client(broker), Client(broker)
         slow.subscribe("/topic/t")
         producer.send("/topic/t", b"0")
-        broker.set_writable(slow.session, False)
+        slow.set_writable(False)
         producer.send("/topic/t", b"1")
-        broker.set_writable(slow.session, True)
+        slow.set_writable(True)
         producer.send("/topic/t", b"2")
         assert slow.bodies() == [b"0", b"1", b"2"]
 
     def test_queue_messages_wait_while_consumer_is_blocked(self, broker: Broker) -> None:
         consumer, producer = Client(broker), Client(broker)
         consumer.subscribe("/queue/q")
-        broker.set_writable(consumer.session, False)
+        consumer.set_writable(False)
         producer.send("/queue/q", b"1")
         assert consumer.received() == []
-        broker.set_writable(consumer.session, True)
+        consumer.set_writable(True)
         assert consumer.bodies() == [b"1"]
 
 
@@ -535,3 +546,79 @@ def test_header_escaping_per_subscriber_version(broker: Broker) -> None:
     producer.send("/topic/t", b"x", ("k", "a:b\r"))
     assert new.received()[0].get("k") == "a:b\r"
     assert old.received()[0].get("k") == "a:b\r"
+
+
+class TestFlowControl:
+    """A session whose output is full is handed nothing more until it was written."""
+
+    def test_a_full_consumer_leaves_the_queue_to_others(self, broker: Broker) -> None:
+        stalled = Client(broker, output_limit=300)
+        live, producer = Client(broker), Client(broker)
+        stalled.subscribe("/queue/q")
+        live.subscribe("/queue/q")
+        for i in range(20):
+            producer.send("/queue/q", b"%d" % i + b"x" * 100)
+        taken = len(stalled.sink.conn.take_output()) // 2  # head and tail per message
+        assert 1 <= taken <= 3
+        assert len(live.bodies()) == 20 - taken
+
+    def test_room_again_once_written(self, broker: Broker) -> None:
+        consumer, producer = Client(broker, output_limit=300), Client(broker)
+        consumer.subscribe("/queue/q")
+        for _ in range(10):
+            producer.send("/queue/q", b"x" * 100)
+        got = len(consumer.bodies())
+        assert got < 10
+        assert broker.queue_depth("/queue/q") > 0  # the rest waits in the queue
+        while broker.queue_depth("/queue/q"):
+            got += len(consumer.bodies())
+        got += len(consumer.bodies())
+        assert got == 10
+
+    def test_auto_ack_settles_when_written(self, tmp_path: Path) -> None:
+        broker = Broker(BrokerConfig(store=str(tmp_path / "store.db")))
+        assert broker.store is not None
+        consumer, producer = Client(broker), Client(broker)
+        consumer.subscribe("/queue/q")
+        producer.send("/queue/q", b"1", ("persistent", "true"))
+        assert len(broker.store) == 1  # queued for the socket, not yet written
+        assert consumer.bodies() == [b"1"]
+        assert len(broker.store) == 0
+        broker.close()
+
+    def test_auto_ack_messages_never_written_go_back(self, broker: Broker) -> None:
+        lost, producer = Client(broker), Client(broker)
+        lost.subscribe("/queue/q")
+        for i in range(3):
+            producer.send("/queue/q", b"%d" % i)
+        broker.close_session(lost.session)  # the connection dropped before a write
+        assert broker.queue_depth("/queue/q") == 3
+        later = Client(broker)
+        later.subscribe("/queue/q")
+        frames = later.received()
+        assert [f.body for f in frames] == [b"0", b"1", b"2"]
+        assert all(f.get("redelivered") is None for f in frames)
+
+    def test_topic_backlog_is_bounded_in_bytes(self) -> None:
+        broker = Broker(BrokerConfig(topic_pending_bytes=10))
+        slow, producer = Client(broker), Client(broker)
+        slow.subscribe("/topic/t")
+        slow.set_writable(False)
+        for i in range(5):
+            producer.send("/topic/t", b"%d___" % i)
+        slow.set_writable(True)
+        assert slow.bodies() == [b"3___", b"4___"]
+        assert broker.stats.dropped_slow_consumer == 3
+
+    def test_slow_consumer_error_names_the_limit(self) -> None:
+        broker = Broker(
+            BrokerConfig(topic_pending_bytes=10, slow_consumer_policy=SlowConsumerPolicy.DISCONNECT)
+        )
+        slow, producer = Client(broker), Client(broker)
+        slow.subscribe("/topic/t")
+        slow.set_writable(False)
+        for _ in range(3):
+            producer.send("/topic/t", b"1234")
+        [(message, detail)] = slow.sink.failed
+        assert message == "slow consumer"
+        assert "topic_pending_bytes=10" in detail

@@ -73,7 +73,7 @@ def test_random_operations(operations: list[tuple[object, ...]]) -> None:
                     accepted += tx_sends[index]
                 tx_sends[index] = 0
             elif kind == "blocked":
-                broker.set_writable(client.session, bool(op[2]))
+                client.set_writable(bool(op[2]))
             elif kind == "close":
                 broker.close_session(client.session)
         except BrokerError:

@@ -14,6 +14,7 @@ from stompbox.protocol import (
     HeartbeatTimeout,
     LimitExceeded,
     LocalProtocolError,
+    OutgoingMessage,
     RemoteProtocolError,
     ServerConnection,
     negotiate_heartbeat,
@@ -359,3 +360,69 @@ class TestClient:
         pair.client.send(Frame("SEND", (("destination", "/a"), ("weird", "a:b\nc\\d\re"))))
         [send] = pair.to_server()
         assert send.get("weird") == "a:b\nc\\d\re"  # type: ignore[union-attr]
+
+
+class TestOutput:
+    """Deliveries: the protocol frames every MESSAGE, shares the encoded tail, and tells
+    the caller when its output is full."""
+
+    def message(self, body: bytes = b"hi") -> OutgoingMessage:
+        return OutgoingMessage("/queue/a", "m-1", (("content-type", "text/plain"),), body)
+
+    def test_message_frame_per_version(self) -> None:
+        message = self.message()
+        new = connected_server("1.2")
+        new.send_message("sub:1", "m-1.1", message)
+        assert new.data_to_send() == (
+            b"MESSAGE\nsubscription:sub\\c1\nack:m-1.1\ndestination:/queue/a\nmessage-id:m-1\n"
+            b"content-type:text/plain\ncontent-length:2\n\nhi\0"
+        )
+        old = connected_server("1.0")
+        old.send_message("s", None, message)
+        assert old.data_to_send() == (
+            b"MESSAGE\nsubscription:s\ndestination:/queue/a\nmessage-id:m-1\n"
+            b"content-type:text/plain\ncontent-length:2\n\nhi\0"
+        )
+
+    def test_subscribers_share_one_encoded_tail(self) -> None:
+        message = self.message()
+        first, second = connected_server(), connected_server()
+        first.send_message("a", None, message)
+        second.send_message("b", None, message)
+        assert first.take_output()[-1] is second.take_output()[-1]
+
+    def test_redelivery_is_shown(self) -> None:
+        message = self.message()
+        server = connected_server()
+        server.send_message("a", None, message)
+        server.take_output()
+        message.redeliver()
+        server.send_message("a", None, message)
+        [frame] = server_reply(server)
+        assert frame.get("redelivered") == "true"
+        assert frame.get("redelivery-count") == "1"
+
+    def test_output_limit_says_when_full(self) -> None:
+        message = self.message(b"x" * 100)
+        server = connected_server(output_limit=300)
+        assert server.send_message("a", None, message)
+        assert server.buffered < 300
+        assert not server.send_message("a", None, message)
+        assert server.buffered >= 300
+        server.take_output()
+        assert server.buffered == 0
+        assert server.send_message("a", None, message)
+
+    def test_on_output_is_called_once_until_output_is_taken(self) -> None:
+        server = connected_server()
+        calls: list[int] = []
+        server.on_output = lambda: calls.append(server.buffered)
+        server.send_message("a", None, self.message())
+        server.send_receipt(Frame("SEND", (("receipt", "r"),)))
+        server.send_message("a", None, self.message())
+        assert calls == [0]
+        chunks = server.take_output(5.0)
+        assert server.heartbeat.last_sent == 5.0
+        assert b"RECEIPT" in b"".join(chunks)
+        server.send_receipt(Frame("SEND", (("receipt", "r"),)))
+        assert calls == [0, 0]
