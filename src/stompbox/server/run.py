@@ -47,8 +47,10 @@ async def start_server(
         yield server
     finally:
         if websocket is not None:
-            websocket.close(close_connections=False)
+            websocket.close()  # stop listening; registry.shutdown() closes its sessions
         await server.stop()
+        if websocket is not None:
+            await websocket.wait_closed()
         if owned:
             server.broker.close()
 

@@ -1,79 +1,274 @@
-"""The WebSocket listener of ``stompbox serve``, on the ``websockets`` library's server
-(port 15674 at ``/ws``, as RabbitMQ Web-STOMP). :class:`~stompbox.server.asgi.StompASGI`
-is the other front door, for ASGI servers.
+"""The WebSocket listener of ``stompbox serve``: STOMP over WebSocket at TCP's cost.
+
+Each connection is one :class:`WebSocketProtocol`, an :class:`asyncio.Protocol` as TCP's
+:class:`~stompbox.server.tcp.StompProtocol` is, driving the ``websockets`` library's
+sans-IO :class:`~websockets.server.ServerProtocol`: bytes in with ``receive_data``,
+WebSocket frames out with ``data_to_send``, and no task, queue or text decoding of its
+own. It is its session's transport too: each batch of STOMP output (one ``writelines``
+per event-loop turn) goes out as one WebSocket message, text when the bytes are valid
+UTF-8 (browsers require it of text), binary otherwise. A message may hold one frame or
+many, in both directions; flow control is TCP's own.
+
+:class:`~stompbox.server.asgi.StompASGI` is the other front door, for ASGI servers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import cast
 
-from stompbox.net import choose_subprotocol
+from websockets.frames import BINARY, CONT, TEXT, CloseCode, Frame
+from websockets.http11 import Request
+from websockets.protocol import OPEN, SERVER
+from websockets.protocol import Protocol as WebSocketConnection
+from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
 
-from .asgi import MessageTransport, StompASGI, pump
+from stompbox.net import choose_subprotocol, set_keepalive
+
+from .asgi import StompASGI
+from .config import ServerConfig
+from .handshake import HandshakeScope
 from .registry import SessionRegistry
+from .session import ServerSession
 
-__all__ = ["StompASGI", "serve_websocket"]
+__all__ = ["StompASGI", "WebSocketProtocol", "serve_websocket"]
 
 log = logging.getLogger("stompbox.server")
 
+_WEBSOCKETS_LOG = logging.getLogger("websockets.server")
+_END_OF_HEAD = b"\r\n\r\n"
 
-# -- the websockets library's server -----------------------------------------------------
 
+class WebSocketProtocol(asyncio.Protocol):
+    """One WebSocket connection of the listener, and the transport of its session.
 
-async def serve_websocket(registry: SessionRegistry) -> Any:
-    """Start a WebSocket listener on ``host:ws_port`` at ``ws_path`` of the registry's
-    config, opening its sessions in ``registry``."""
-    from websockets.asyncio.server import ServerConnection as WebSocket
-    from websockets.asyncio.server import serve
-    from websockets.datastructures import Headers
-    from websockets.http11 import Request, Response
-    from websockets.typing import Subprotocol
+    Until the upgrade a handshake :class:`~websockets.server.ServerProtocol` reads the
+    HTTP request (and not a byte past it) and answers 101, 404 (another path), 503 (the
+    server is full) or whatever else is wrong. The upgrade opens the session and swaps
+    in a fresh protocol for the frames, so that nothing of the handshake outlives it but
+    the ASGI-like scope the session keeps for authenticators.
+    """
 
-    config = registry.config
+    __slots__ = ("_closing", "_head", "_registry", "_tcp", "_timer", "_ws", "session")
 
-    def check_path(websocket: WebSocket, request: Request) -> Response | None:
-        if request.path.split("?", 1)[0] != config.ws_path:
-            return Response(
-                404, "Not Found", Headers(), f"no STOMP endpoint at {request.path}\n".encode()
+    def __init__(self, registry: SessionRegistry) -> None:
+        self._registry = registry
+        self._tcp: asyncio.Transport = cast(asyncio.Transport, None)  # set on connection
+        self._ws: WebSocketConnection = _handshake_protocol(registry.config)
+        self._head = b""  # the upgrade request as far as it came
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing = False
+        """True once no more WebSocket messages can be sent."""
+        self.session: ServerSession | None = None
+
+    # -- asyncio.Protocol: what the TCP transport tells us ------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        tcp = self._tcp = cast(asyncio.Transport, transport)
+        config = self._registry.config
+        sock = tcp.get_extra_info("socket")
+        if sock is not None:
+            set_keepalive(sock, config.keepalive_idle)
+        tcp.set_write_buffer_limits(high=config.outbound_buffer)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(config.connect_timeout, tcp.close)  # no upgrade in time
+
+    def data_received(self, data: bytes) -> None:
+        session = self.session
+        if session is None:
+            self._handshake(data)
+            return
+        ws = self._ws
+        ws.receive_data(data)
+        payloads = [
+            event.data
+            for event in ws.events_received()
+            if isinstance(event, Frame) and event.opcode in _DATA_OPCODES
+        ]
+        if payloads:
+            # the STOMP stream, whatever the message boundaries: one call, as TCP's read
+            session.data_received(
+                cast(bytes, payloads[0]) if len(payloads) == 1 else b"".join(payloads)
             )
-        host, port = websocket.remote_address[:2]
-        refusal = registry.refusal(f"ws:{host}:{port}")
-        if refusal is not None:
-            return Response(503, "Service Unavailable", Headers(), f"{refusal}\n".encode())
+        self._send_pending()  # pongs; the answer to a close, or to a protocol error
+
+    def eof_received(self) -> bool | None:
+        self._ws.receive_eof()
+        self._send_pending()
         return None
 
-    def select(websocket: WebSocket, offered: Any) -> Subprotocol | None:
-        chosen = choose_subprotocol(list(offered))
-        return Subprotocol(chosen) if chosen else None
+    def pause_writing(self) -> None:
+        if self.session is not None:
+            self.session.pause_writing()
 
-    async def handler(websocket: WebSocket) -> None:
-        transport = MessageTransport(
-            websocket.send, websocket.send, config.outbound_buffer, websocket.close
-        )
-        host, port = websocket.remote_address[:2]
-        session = registry.open(transport, f"ws:{host}:{port}")
-        transport.session = session
+    def resume_writing(self) -> None:
+        if self.session is not None:
+            self.session.resume_writing()
 
-        async def receive() -> bytes | None:
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        session, self.session = self.session, None
+        if session is not None:
+            session.connection_lost()
+
+    # -- Transport: what the session asks of us -----------------------------------------
+
+    def writelines(self, data: list[bytes]) -> None:
+        """Send one loop turn's output as one message."""
+        self.write(data[0] if len(data) == 1 else b"".join(data))
+
+    def write(self, data: bytes) -> None:
+        if self._closing:
+            return
+        ws = self._ws
+        if data.isascii():
+            ws.send_text(data)
+        else:
             try:
-                message = await websocket.recv()
-            except Exception:  # closed by the peer, or a broken connection
-                return None
-            return message.encode() if isinstance(message, str) else message
+                data.decode()
+            except UnicodeDecodeError:
+                ws.send_binary(data)
+            else:
+                ws.send_text(data)
+        self._send_pending()
 
-        try:
-            await pump(transport, session, receive, config.shutdown_grace)
-        finally:
-            await websocket.close()
+    def close(self) -> None:
+        """Close after what is queued: a close frame (1000) goes after it, and TCP closes
+        when the client answers, or after ``shutdown_grace`` seconds if it does not."""
+        if self._closing:
+            return
+        self._closing = True
+        self._ws.send_close(CloseCode.NORMAL_CLOSURE)
+        self._send_pending()
+        grace = self._registry.config.shutdown_grace
+        self._timer = asyncio.get_running_loop().call_later(grace, self._tcp.abort)
 
-    return await serve(
-        handler,
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def pause_reading(self) -> None:
+        if not self._tcp.is_closing():
+            self._tcp.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self._tcp.is_closing():
+            self._tcp.resume_reading()
+
+    # -- inside -------------------------------------------------------------------------
+
+    def _send_pending(self) -> None:
+        """Write what the WebSocket protocol queued. Its end-of-stream mark means the
+        closing handshake is over (or the connection failed): the server closes TCP
+        first (RFC 6455, 7.1.1), and the session has had all its input."""
+        tcp = self._tcp
+        for data in self._ws.data_to_send():
+            if data:
+                if not tcp.is_closing():
+                    tcp.write(data)
+                continue
+            tcp.close()
+            self._closing = True
+            if self.session is not None:
+                self.session.eof_received()
+
+    def _handshake(self, data: bytes) -> None:
+        """Feed the upgrade request to the handshake protocol, up to its end and no
+        further; then answer it, and hand what follows (frames sent early) to the new
+        session."""
+        ws = self._ws
+        if self._tcp.is_closing() or not isinstance(ws, ServerProtocol):
+            return  # answered already
+        before = self._head
+        head = before + data
+        end = head.find(_END_OF_HEAD, max(len(before) - 3, 0))
+        if end < 0:
+            self._head = head
+            ws.receive_data(data)
+            self._send_pending()  # the answer to a line too long, too many headers
+            return
+        end += len(_END_OF_HEAD)
+        self._head = b""
+        ws.receive_data(head[len(before) : end])
+        for event in ws.events_received():
+            if isinstance(event, Request):
+                self._upgrade(ws, event, head[:end], head[end:])
+                return
+        self._send_pending()  # not HTTP: the protocol closes the connection
+
+    def _upgrade(self, ws: ServerProtocol, request: Request, head: bytes, early: bytes) -> None:
+        registry = self._registry
+        config = registry.config
+        peername = self._tcp.get_extra_info("peername")
+        client = (str(peername[0]), int(peername[1])) if isinstance(peername, tuple) else None
+        peer = f"ws:{client[0]}:{client[1]}" if client else f"ws:{peername}"
+        if request.path.partition("?")[0] != config.ws_path:
+            response = ws.reject(404, f"no STOMP endpoint at {request.path}\n")
+        elif (refusal := registry.refusal(peer)) is not None:
+            response = ws.reject(503, f"{refusal}\n")
+        else:
+            response = ws.accept(request)
+        ws.send_response(response)
+        self._send_pending()
+        if response.status_code != 101:
+            return  # the protocol ended the stream after its answer: TCP is closing
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._ws = _open_connection(config)
+        log.debug("%s: connection opened", peer)
+        self.session = registry.open(self, peer, HandshakeScope(head, client))
+        if early:
+            self.data_received(early)
+
+
+async def serve_websocket(registry: SessionRegistry) -> asyncio.Server:
+    """Start a WebSocket listener on ``host:ws_port`` at ``ws_path`` of the registry's
+    config, opening its sessions in ``registry``. Stop it as any :class:`asyncio.Server`
+    (``close()``, ``await wait_closed()``); ``registry.shutdown()`` closes the sessions."""
+    config = registry.config
+    return await asyncio.get_running_loop().create_server(
+        lambda: WebSocketProtocol(registry),
         config.host,
         config.ws_port,
-        process_request=check_path,
-        select_subprotocol=select,
-        max_size=(config.limits.max_frame_size or 1 << 26) + 1024,
-        ping_interval=None,  # STOMP heart-beats do this job
-        compression=None,
+        reuse_address=True,
+        backlog=1024,
     )
+
+
+_DATA_OPCODES = frozenset((TEXT, BINARY, CONT))
+"""A fragment of a message is a piece of the STOMP stream like any other."""
+
+
+def _handshake_protocol(config: ServerConfig) -> ServerProtocol:
+    return ServerProtocol(
+        select_subprotocol=_select_subprotocol,
+        max_size=_max_size(config),
+        logger=_WEBSOCKETS_LOG,
+    )
+
+
+def _open_connection(config: ServerConfig) -> WebSocketConnection:
+    """The sans-IO connection past the upgrade: the base class, which holds nothing of
+    the handshake (the server class's parser keeps the request)."""
+    return WebSocketConnection(
+        SERVER, state=OPEN, max_size=_max_size(config), logger=_WEBSOCKETS_LOG
+    )
+
+
+def _max_size(config: ServerConfig) -> int:
+    """A message holds at most one STOMP frame of the largest size, and room for
+    heart-beats around it."""
+    return (config.limits.max_frame_size or 1 << 26) + 1024
+
+
+def _select_subprotocol(ws: ServerProtocol, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    """The highest STOMP version offered; none offered is fine too (STOMP 1.0..1.2 is
+    then agreed in CONNECT, as over TCP)."""
+    chosen = choose_subprotocol(tuple(offered))
+    return Subprotocol(chosen) if chosen is not None else None
