@@ -214,6 +214,25 @@ def test_text_unless_the_output_is_not_utf8() -> None:
     run(main())
 
 
+def test_bodies_of_every_frame_length_form_arrive() -> None:
+    """7-bit, 16-bit and 64-bit payload lengths (RFC 6455, 5.2), checked by the client."""
+
+    async def main() -> None:
+        async with ws_server() as url, ws_connect(url, subprotocols=V12, max_size=None) as ws:
+            peer = WsPeer(ws)
+            await peer.connect()
+            await ws.send("SUBSCRIBE\nid:1\ndestination:/queue/sizes\nreceipt:r\n\n\0")
+            assert (await peer.frame()).command == "RECEIPT"
+            for size in (10, 1000, 100_000):
+                body = bytes(range(256)) * (size // 256) + b"\xff" * (size % 256)
+                await ws.send(
+                    b"SEND\ndestination:/queue/sizes\ncontent-length:%d\n\n%s\0" % (size, body)
+                )
+                assert (await peer.frame()).body == body
+
+    run(main())
+
+
 def test_the_output_of_a_loop_turn_is_one_message() -> None:
     async def main() -> None:
         async with ws_server() as url, ws_connect(url, subprotocols=V12) as ws:

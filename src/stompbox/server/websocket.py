@@ -2,12 +2,12 @@
 
 Each connection is one :class:`WebSocketProtocol`, an :class:`asyncio.Protocol` as TCP's
 :class:`~stompbox.server.tcp.StompProtocol` is, driving the ``websockets`` library's
-sans-IO :class:`~websockets.server.ServerProtocol`: bytes in with ``receive_data``,
-WebSocket frames out with ``data_to_send``, and no task, queue or text decoding of its
-own. It is its session's transport too: each batch of STOMP output (one ``writelines``
-per event-loop turn) goes out as one WebSocket message, text when the bytes are valid
-UTF-8 (browsers require it of text), binary otherwise. A message may hold one frame or
-many, in both directions; flow control is TCP's own.
+sans-IO protocol: bytes in with ``receive_data``, the handshake's answer, pongs and close
+frames out with ``data_to_send``, and no task, queue or text decoding of its own. It is
+its session's transport too: each batch of STOMP output (one ``writelines`` per
+event-loop turn) goes out as one WebSocket message, text when the bytes are valid UTF-8
+(browsers require it of text), binary otherwise. A message may hold one frame or many,
+in both directions; flow control is TCP's own.
 
 :class:`~stompbox.server.asgi.StompASGI` is the other front door, for ASGI servers.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import Sequence
 from typing import cast
 
@@ -124,19 +125,25 @@ class WebSocketProtocol(asyncio.Protocol):
         self.write(data[0] if len(data) == 1 else b"".join(data))
 
     def write(self, data: bytes) -> None:
+        """Send ``data`` as one message: text if it is UTF-8, else binary.
+
+        The frame is built here, not by the protocol's ``send_text``: a server's data
+        frame is a 2 to 10 byte head and the payload as it is (RFC 6455, 5.2: unmasked;
+        and no extension is negotiated), and the library's frame object, checks and
+        copies cost more than the head itself, which shows when a loop turn's output
+        is a frame or two (fan-out to many clients). Control frames stay the
+        protocol's; none can be waiting here, since its output is written at once.
+        """
         if self._closing:
             return
-        ws = self._ws
-        if data.isascii():
-            ws.send_text(data)
-        else:
+        text = data.isascii()
+        if not text:
             try:
                 data.decode()
+                text = True
             except UnicodeDecodeError:
-                ws.send_binary(data)
-            else:
-                ws.send_text(data)
-        self._send_pending()
+                pass
+        self._tcp.writelines((_data_frame_head(TEXT if text else BINARY, len(data)), data))
 
     def close(self) -> None:
         """Close after what is queued: a close frame (1000) goes after it, and TCP closes
@@ -243,6 +250,19 @@ async def serve_websocket(registry: SessionRegistry) -> asyncio.Server:
 
 _DATA_OPCODES = frozenset((TEXT, BINARY, CONT))
 """A fragment of a message is a piece of the STOMP stream like any other."""
+
+_HEAD_16 = struct.Struct("!BBH")
+_HEAD_64 = struct.Struct("!BBQ")
+
+
+def _data_frame_head(opcode: int, size: int) -> bytes:
+    """The head of a whole (FIN), unmasked data frame of ``size`` bytes (RFC 6455, 5.2)."""
+    first = 0x80 | opcode
+    if size < 126:
+        return bytes((first, size))
+    if size < 1 << 16:
+        return _HEAD_16.pack(first, 126, size)
+    return _HEAD_64.pack(first, 127, size)
 
 
 def _handshake_protocol(config: ServerConfig) -> ServerProtocol:
