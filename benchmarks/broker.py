@@ -84,6 +84,27 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(pid: int | None, timeout: float = 30.0) -> None:
+    """Wait until the broker uses under 5% of a core, so that one figure does not pay for
+    the previous one's work (thousands of connections closing, a backlog draining)."""
+    if pid is None:
+        return
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - last < 0.025:
+            return
+        last = now
+
+
 def reachable(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while True:
@@ -142,13 +163,16 @@ def rabbitmq_pid() -> int | None:
 
 
 def idle_memory(pid: int, url: str, count: int, hold: list[Link]) -> float:
-    """Resident KiB per idle connected STOMP connection, from the broker's RSS.
+    """Resident KiB per idle connected STOMP connection, from the broker's RSS once it
+    has settled.
 
     The connections stay open (in ``hold``) so that the next figure's connections cannot
     reuse the memory these free when they close."""
+    wait_quiet(pid)
     before = rss_kib(pid)
     hold.extend(open_idle(url, count))
-    time.sleep(2.0)
+    time.sleep(1.0)
+    wait_quiet(pid)
     return (rss_kib(pid) - before) / count
 
 
@@ -175,6 +199,7 @@ def measure(target: Target, args: argparse.Namespace, catalogue: dict[str, Figur
 
     def throughput(key: str, label: str, url: str, dest: str, subs: int, n: int) -> None:
         window = None if dest.startswith("/queue/") else 200
+        wait_quiet(target.pid)
         result = flow(url, dest, subs, n, window=window)
         run = {
             "subscribers": subs,
@@ -199,7 +224,6 @@ def measure(target: Target, args: argparse.Namespace, catalogue: dict[str, Figur
             show(figure, idle_memory(target.pid, url, count, hold), {"connections": count})
         for link in hold:
             link.close()
-        time.sleep(2.0)  # let the broker reap them
     for key, name, url, fanouts in over:
         if "queue" in scenarios:
             label = f"queue 1->1, {name}"
@@ -216,6 +240,7 @@ def measure(target: Target, args: argparse.Namespace, catalogue: dict[str, Figur
                 )
     for key, name, url, _ in over:
         if "latency" in scenarios:
+            wait_quiet(target.pid)
             lat = latency(url, args.rate, args.seconds, f"/queue/latency-{key}")
             for label, attr in PERCENTILES:
                 figure = Figure(

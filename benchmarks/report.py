@@ -227,6 +227,8 @@ def plot_fanout(plt: Any, figures: Figures, path: Path) -> None:
             )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high * 1.6)  # room for the ratios above the top points
     ax.set_xlabel("subscribers to one topic (fan-out)")
     ax.set_ylabel("deliveries per second")
     ax.set_title("Topic fan-out: one producer, 128-byte bodies, auto ack")
