@@ -16,7 +16,15 @@ from typing import Protocol
 
 from stompbox.net import BrokerURL
 
-__all__ = ["Link", "TcpLink", "WebSocketLink", "open_link", "stomp_connect", "subscribe"]
+__all__ = [
+    "Link",
+    "TcpLink",
+    "WebSocketLink",
+    "open_link",
+    "read_frame",
+    "stomp_connect",
+    "subscribe",
+]
 
 READ_SIZE = 1 << 18
 
