@@ -105,9 +105,9 @@ class WebSocketLink:
             and self._receive()
         ):
             self._early = self._payload()
-        if self.protocol.state is not OPEN or self.protocol.subprotocol is None:
+        if self.protocol.state is not OPEN:
             sock.close()
-            reason = self.protocol.handshake_exc or "no subprotocol agreed"
+            reason = self.protocol.handshake_exc or "the connection closed"
             raise ConnectionError(f"WebSocket handshake failed: {reason}")
 
     def fileno(self) -> int:
