@@ -482,10 +482,10 @@ def test_a_request_in_pieces_is_answered_once_whole() -> None:
         async with start_server(ServerConfig(port=0, ws_port=free_port())) as server:
             peer = await RawPeer.open(server.ws_port)
             request = peer.request()
-            for i in range(0, len(request), 7):  # the end of the head split too
-                peer.writer.write(request[i : i + 7])
+            for i in range(len(request)):  # a byte at a time: CR LF CR LF split each way
+                peer.writer.write(request[i : i + 1])
                 await peer.writer.drain()
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(0.0005)
             assert (await peer.response()).startswith(b"HTTP/1.1 101 ")
             peer.writer.write(peer.frame(CONNECT))
             assert (await peer.next_frame())[1].startswith(b"CONNECTED\n")

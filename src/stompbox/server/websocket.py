@@ -59,7 +59,8 @@ class WebSocketProtocol(asyncio.Protocol):
         self._registry = registry
         self._tcp: asyncio.Transport = cast(asyncio.Transport, None)  # set on connection
         self._ws: WebSocketConnection = _handshake_protocol(registry.config)
-        self._head = b""  # the upgrade request as far as it came
+        self._head: bytearray | None = bytearray()
+        """The upgrade request as far as it came; None past the handshake."""
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
         """True once no more WebSocket messages can be sent."""
@@ -188,23 +189,22 @@ class WebSocketProtocol(asyncio.Protocol):
         """Feed the upgrade request to the handshake protocol, up to its end and no
         further; then answer it, and hand what follows (frames sent early) to the new
         session."""
-        ws = self._ws
-        if self._tcp.is_closing() or not isinstance(ws, ServerProtocol):
+        ws, head = self._ws, self._head
+        if head is None or not isinstance(ws, ServerProtocol) or self._tcp.is_closing():
             return  # answered already
-        before = self._head
-        head = before + data
-        end = head.find(_END_OF_HEAD, max(len(before) - 3, 0))
+        start = max(len(head) - len(_END_OF_HEAD) + 1, 0)
+        head += data  # in place: a request sent a byte at a time costs no more than whole
+        end = head.find(_END_OF_HEAD, start)
         if end < 0:
-            self._head = head
             ws.receive_data(data)
             self._send_pending()  # the answer to a line too long, too many headers
             return
         end += len(_END_OF_HEAD)
-        self._head = b""
-        ws.receive_data(head[len(before) : end])
+        self._head = None
+        ws.receive_data(data[: len(data) - (len(head) - end)])
         for event in ws.events_received():
             if isinstance(event, Request):
-                self._upgrade(ws, event, head[:end], head[end:])
+                self._upgrade(ws, event, bytes(head[:end]), bytes(head[end:]))
                 return
         self._send_pending()  # not HTTP: the protocol closes the connection
 
