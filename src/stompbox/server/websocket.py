@@ -55,9 +55,10 @@ class WebSocketProtocol(asyncio.Protocol):
 
     __slots__ = ("_closing", "_head", "_registry", "_tcp", "_timer", "_ws", "session")
 
+    _tcp: asyncio.Transport  # from connection_made on
+
     def __init__(self, registry: SessionRegistry) -> None:
         self._registry = registry
-        self._tcp: asyncio.Transport = cast(asyncio.Transport, None)  # set on connection
         self._ws: WebSocketConnection = _handshake_protocol(registry.config)
         self._head: bytearray | None = bytearray()
         """The upgrade request as far as it came; None past the handshake."""
