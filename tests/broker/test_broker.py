@@ -30,7 +30,7 @@ class RecordingSink:
         assert isinstance(connect, Frame) and connect.command == "CONNECT"
         self.conn.accept()
         self.conn.data_to_send()
-        self.deliver = self.conn.send_message
+        self.connection = self.conn
 
     def pause_reading(self) -> None:
         self.paused = True

@@ -47,6 +47,9 @@ class _ServerEnd:
     def is_closing(self) -> bool:
         return self.closing
 
+    def get_write_buffer_size(self) -> int:
+        return 0  # the client's queue is read as it fills
+
     def pause_reading(self) -> None:
         pass
 

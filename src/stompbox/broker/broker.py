@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stompbox.protocol.frames import Frame
+from stompbox.protocol.server import ServerConnection, fan_out
 
 from .config import BrokerConfig, DestinationKind, SlowConsumerPolicy
 from .errors import BrokerError
@@ -250,11 +251,24 @@ class Broker:
             queue = self._queue(destination)
             self._enqueue(queue, message)
             return queue
+        subs: list[Subscription] = []
+        targets: list[tuple[ServerConnection, str]] = []
         for sub in self._topics.match(destination, prefix):
-            if sub.pending or not sub.has_room():
+            session = sub.session
+            if sub.pending or not session.writable:
                 self._hold(sub, message)
-            else:
-                self._deliver(sub, message)
+            elif sub.ack != "auto":
+                if sub.prefetch and len(sub.unacked) >= sub.prefetch:
+                    self._hold(sub, message)
+                else:
+                    self._deliver(sub, message)
+            else:  # the common case, handed to the protocol in one batch
+                subs.append(sub)
+                targets.append((session.connection, sub.id))
+        if targets:
+            for index in fan_out(message, targets):
+                subs[index].session.writable = False
+            self.stats.delivered += len(targets)
         return None
 
     def _enqueue(self, queue: Queue, message: Message) -> None:
@@ -282,11 +296,12 @@ class Broker:
         if sub.ack == "auto":
             if sub.queue is not None:
                 session.settling.append(message)  # consumed once its bytes are out
-            room = session.deliver(sub.id, None, message)
+            room = session.connection.send_message(sub.id, None, message)
         else:
             ack_id = f"{message.id}.{sub.number}"
             sub.unacked[ack_id] = message
-            room = session.deliver(sub.id, ack_id if session.version == "1.2" else None, message)
+            ack = ack_id if session.version == "1.2" else None
+            room = session.connection.send_message(sub.id, ack, message)
         if not room:
             session.writable = False
         self.stats.delivered += 1

@@ -9,6 +9,7 @@ from collections import deque
 from typing import Protocol
 
 from stompbox.protocol.frames import Frame
+from stompbox.protocol.server import ServerConnection
 
 from .config import DestinationKind
 from .message import Message
@@ -18,11 +19,15 @@ __all__ = ["Session", "SessionSink", "Subscription", "Transaction"]
 
 
 class SessionSink(Protocol):
-    """What the broker needs from a connection; the server implements it per client."""
+    """What the broker needs from a connection; the server implements it per client.
 
-    def deliver(self, subscription: str, ack: str | None, message: Message) -> bool:
-        """Queue a MESSAGE for ``subscription`` (``ack``: the 1.2 ack id to show, if any);
-        return False once the connection's output is full, so no more is handed to it."""
+    Deliveries go to ``connection``, the client's sans-IO protocol connection, which
+    frames them (:meth:`ServerConnection.send_message`, :func:`fan_out`) and says when its
+    output is full; the server writes that output.
+    """
+
+    @property
+    def connection(self) -> ServerConnection: ...
 
     def pause_reading(self) -> None:
         """Stop reading this client's frames (back-pressure on a producer)."""
@@ -107,7 +112,7 @@ class Session:
         "_numbers",
         "blocked_on",
         "closed",
-        "deliver",
+        "connection",
         "id",
         "login",
         "settling",
@@ -122,7 +127,7 @@ class Session:
         self.id = session_id
         self.version = version
         self.sink = sink
-        self.deliver = sink.deliver
+        self.connection = sink.connection
         self.login = login
         self.settling: list[Message] = []
         self.writable = True

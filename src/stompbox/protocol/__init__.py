@@ -15,7 +15,7 @@ from .message import OutgoingMessage, message_head
 from .parser import DEFAULT_LIMITS, FrameParser, Limits
 from .rules import client_frame_problem, negotiate_version, server_frame_problem
 from .serializer import serialize
-from .server import CONNECT_LIMITS, ServerConnection, ServerEvent
+from .server import CONNECT_LIMITS, ServerConnection, ServerEvent, fan_out
 
 __all__ = [
     "CLIENT_COMMANDS",
@@ -45,6 +45,7 @@ __all__ = [
     "Version",
     "client_frame_problem",
     "escape",
+    "fan_out",
     "message_head",
     "negotiate_heartbeat",
     "negotiate_version",

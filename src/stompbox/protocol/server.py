@@ -15,7 +15,7 @@ from .message import OutgoingMessage, message_head
 from .parser import DEFAULT_LIMITS, Limits
 from .rules import client_frame_problem, negotiate_version
 
-__all__ = ["CONNECT_LIMITS", "ServerConnection", "ServerEvent"]
+__all__ = ["CONNECT_LIMITS", "ServerConnection", "ServerEvent", "fan_out"]
 
 ServerEvent = Frame | HeartbeatTimeout | ConnectionClosed
 
@@ -62,7 +62,6 @@ class ServerConnection(Connection):
         output_limit: int | None = None,
     ) -> None:
         super().__init__(limits=limits, heartbeat_grace=heartbeat_grace)
-        self.output_limit = output_limit
         self._room = sys.maxsize if output_limit is None else output_limit
         self._heads: dict[str, bytes] = {}
         self.versions = versions
@@ -73,6 +72,16 @@ class ServerConnection(Connection):
         self._connect_deadline = None if connect_timeout is None else now + connect_timeout
         self._client_heartbeat = (0, 0)
         self._offered_version = False
+
+    @property
+    def output_limit(self) -> int | None:
+        """Queued bytes at which :meth:`send_message` says the output is full; a server
+        may lower it by what its socket still buffers."""
+        return None if self._room == sys.maxsize else self._room
+
+    @output_limit.setter
+    def output_limit(self, limit: int | None) -> None:
+        self._room = sys.maxsize if limit is None else limit
 
     # -- input -------------------------------------------------------------------------
 
@@ -196,17 +205,20 @@ class ServerConnection(Connection):
         head = self._heads.get(subscription)
         if head is None:
             head = self._message_head(subscription)
-        tail = message.tail(self.version)  # type: ignore[arg-type]
+        if message._tail_version == self.version:  # the common case, without a call
+            tail = message._tail
+        else:
+            tail = message.tail(self.version)  # type: ignore[arg-type]
         out = self._out
         if not out and self.on_output is not None:
             self.on_output()
-        out.append(head)
-        size = self._out_size + len(head) + len(tail)
-        if ack is not None:
+        if ack is None:
+            out += head, tail
+            size = self._out_size + len(head) + len(tail)
+        else:
             line = f"ack:{ack}\n".encode()
-            out.append(line)
-            size += len(line)
-        out.append(tail)
+            out += head, line, tail
+            size = self._out_size + len(head) + len(line) + len(tail)
         self._out_size = size
         return size < self._room
 
@@ -290,3 +302,36 @@ class ServerConnection(Connection):
             return HeartbeatTimeout(silent)
         self._send_heartbeat_if_due(now)
         return None
+
+
+def fan_out(message: OutgoingMessage, targets: list[tuple[ServerConnection, str]]) -> list[int]:
+    """Queue ``message`` for many auto-ack subscriptions at once: ``targets`` pairs each
+    connection with a subscription id. Return the positions in ``targets`` whose output is
+    now full (see :meth:`ServerConnection.send_message`).
+
+    The same as a :meth:`~ServerConnection.send_message` per target, in one call for the
+    whole fan-out: on a topic with a hundred subscribers a Python call per subscriber
+    would cost as much as the framing itself.
+    """
+    full: list[int] = []
+    version: str | None = None
+    tail = b""
+    tail_size = 0
+    for index, (conn, subscription) in enumerate(targets):
+        if conn.version != version:
+            version = conn.version
+            tail = message.tail(version)  # type: ignore[arg-type]
+            tail_size = len(tail)
+        head = conn._heads.get(subscription)
+        if head is None:
+            head = conn._message_head(subscription)
+        out = conn._out
+        if not out and conn.on_output is not None:
+            conn.on_output()
+        out.append(head)
+        out.append(tail)
+        size = conn._out_size + len(head) + tail_size
+        conn._out_size = size
+        if size >= conn._room:
+            full.append(index)
+    return full

@@ -115,6 +115,9 @@ class MessageTransport:
     def is_closing(self) -> bool:
         return self._closing
 
+    def get_write_buffer_size(self) -> int:
+        return self._queued
+
     def pause_reading(self) -> None:
         if self._paused_reading is None:
             self._paused_reading = asyncio.Event()

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from stompbox.broker import Broker, BrokerError, Message, Session
+from stompbox.broker import Broker, BrokerError, Session
 from stompbox.protocol import (
     ConnectionClosed,
     ConnectTimeout,
@@ -38,6 +38,7 @@ class Transport(Protocol):
 
     def write(self, data: bytes) -> None: ...
     def writelines(self, data: list[bytes]) -> None: ...
+    def get_write_buffer_size(self) -> int: ...
     def close(self) -> None: ...
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
@@ -223,9 +224,10 @@ class ServerSession:
 
     # -- output ------------------------------------------------------------------------
 
-    def deliver(self, subscription: str, ack: str | None, message: Message) -> bool:
-        """SessionSink: queue a MESSAGE; False once the output is full."""
-        return self.conn.send_message(subscription, ack, message)
+    @property
+    def connection(self) -> ServerConnection:
+        """SessionSink: where the broker's deliveries go, framed by the protocol."""
+        return self.conn
 
     def send_receipt(self, frame: Frame) -> None:
         """Send the RECEIPT ``frame`` asked for, if any (an application finished it)."""
@@ -260,6 +262,11 @@ class ServerSession:
             transport.write(self.app.outgoing(self, b"".join(chunks)))
         else:
             transport.writelines(chunks)
+        # what the socket still buffers counts against the outbound buffer too, so that
+        # a client is never more than one outbound_buffer behind what it was handed
+        self.conn.output_limit = max(
+            self.config.outbound_buffer - transport.get_write_buffer_size(), 0
+        )
         session = self.session
         if session is not None and not session.closed:
             self.broker.output_written(session, not self._writing_paused)

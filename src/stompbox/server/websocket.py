@@ -161,6 +161,9 @@ class WebSocketProtocol(asyncio.Protocol):
     def is_closing(self) -> bool:
         return self._closing
 
+    def get_write_buffer_size(self) -> int:
+        return self._tcp.get_write_buffer_size()
+
     def pause_reading(self) -> None:
         if not self._tcp.is_closing():
             self._tcp.pause_reading()
