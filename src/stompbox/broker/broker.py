@@ -192,32 +192,29 @@ class Broker:
     # -- SEND --------------------------------------------------------------------------
 
     def send(self, session: Session, frame: Frame) -> None:
-        tx_id = frame.get("transaction")
-        if tx_id is not None:
-            tx = self._transaction(session, tx_id)
-            destination = frame.get("destination") or ""
-            if self.route(destination)[2]:  # refuse a bad destination now, not at COMMIT
-                raise BrokerError(
-                    "invalid destination",
-                    f"a SEND destination cannot hold wildcards: {destination}",
-                )
-            tx.frames.append(frame)
-            self._check_transaction_size(session, tx_id)
-            return
-        self._publish(session, frame)
+        self._publish(session, frame, in_transaction=False)
 
-    def _publish(self, session: Session, frame: Frame) -> None:
+    def _publish(self, session: Session, frame: Frame, *, in_transaction: bool) -> None:
+        """Publish a SEND, or hold it in its transaction (unless it is being committed).
+
+        One pass over the headers finds the destination, the transaction and the sender's
+        own headers: this runs once per SEND.
+        """
         _, headers, body = frame
-        destination = ""
+        destination: str | None = None
         user: list[tuple[str, str]] = []
         for header in headers:
             name = header[0]
             if name in BROKER_HEADERS:
-                if name == "destination" and not destination:
-                    destination = header[1]
+                if name == "destination":
+                    if destination is None:
+                        destination = header[1]
+                elif name == "transaction" and not in_transaction:
+                    self._hold_in_transaction(session, frame, header[1])
+                    return
             else:
                 user.append(header)
-        queue = self.publish(destination, tuple(user), body)
+        queue = self.publish(destination or "", tuple(user), body)
         if (
             queue is not None
             and len(queue.backlog) >= self.config.queue_high_water
@@ -228,6 +225,17 @@ class Broker:
             queue.blocked.append(session)
             self.stats.producers_paused += 1
             session.sink.pause_reading()
+
+    def _hold_in_transaction(self, session: Session, frame: Frame, tx_id: str) -> None:
+        tx = self._transaction(session, tx_id)
+        destination = frame.get("destination") or ""
+        if self.route(destination)[2]:  # refuse a bad destination now, not at COMMIT
+            raise BrokerError(
+                "invalid destination",
+                f"a SEND destination cannot hold wildcards: {destination}",
+            )
+        tx.frames.append(frame)
+        self._check_transaction_size(session, tx_id)
 
     def publish(
         self, destination: str, headers: tuple[tuple[str, str], ...], body: bytes
@@ -595,7 +603,7 @@ class Broker:
         del session.transactions[tx.id]
         for held in tx.frames:
             if held.command == "SEND":
-                self._publish(session, held)
+                self._publish(session, held, in_transaction=True)
             else:
                 self._settle(session, held)
 

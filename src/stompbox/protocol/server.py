@@ -101,9 +101,13 @@ class ServerConnection(Connection):
             if not frames:
                 break
             for frame in frames:
-                if self.closed or self.state is _S.DISCONNECTING:
-                    return  # nothing counts after DISCONNECT (STOMP 1.2 "DISCONNECT")
-                problem = self._check(frame)
+                state = self.state
+                if state is _S.CONNECTED:  # the common case first, without a call
+                    problem = client_frame_problem(frame, self.version)  # type: ignore[arg-type]
+                elif state is not _S.AWAITING_CONNECT and state is not _S.CONNECTING:
+                    return  # closed; nothing counts after DISCONNECT (STOMP 1.2 "DISCONNECT")
+                else:
+                    problem = self._check(frame)
                 if problem is not None:
                     raise self._fail(RemoteProtocolError(problem, receipt=frame.get("receipt")))
                 if frame.command == "DISCONNECT":
