@@ -8,6 +8,8 @@ fan-out to a hundred subscribers serializes the message once, not a hundred time
 
 from __future__ import annotations
 
+from typing import Final
+
 from .frames import Headers
 from .serializer import serialize_headers
 
@@ -75,11 +77,37 @@ class OutgoingMessage:
         self._tails = None
 
     def _encode(self, version: str) -> bytes:
-        headers: Headers = (("destination", self.destination), ("message-id", self.id))
+        lines = _destination_line(self.destination, version)
+        message_id = self.id
+        if _SPECIAL.isdisjoint(message_id):
+            lines = f"{lines}\nmessage-id:{message_id}"
+        else:
+            lines += "\n" + serialize_headers("MESSAGE", (("message-id", message_id),), version)
         if self.redeliveries:
-            headers += (("redelivered", "true"), ("redelivery-count", str(self.redeliveries)))
-        text = serialize_headers("MESSAGE", headers + self.headers, version)
+            lines += f"\nredelivered:true\nredelivery-count:{self.redeliveries}"
+        if self.headers:
+            lines += "\n" + serialize_headers("MESSAGE", self.headers, version)
         body = self.body
         if body:
-            return b"".join((f"{text}\ncontent-length:{len(body)}\n\n".encode(), body, b"\0"))
-        return f"{text}\n\n\0".encode()
+            return b"".join((f"{lines}\ncontent-length:{len(body)}\n\n".encode(), body, b"\0"))
+        return f"{lines}\n\n\0".encode()
+
+
+_SPECIAL: Final = frozenset("\\\n\r:\0")
+"""Characters that a header value must be checked or escaped for."""
+
+_DESTINATION_LINES: dict[tuple[str, str], str] = {}
+_DESTINATION_LINES_LIMIT: Final = 10_000
+
+
+def _destination_line(destination: str, version: str) -> str:
+    """The escaped ``destination`` line, cached: a destination is published to many
+    times, and checking it for what needs escaping cost more than the rest of a tail."""
+    key = (destination, version)
+    line = _DESTINATION_LINES.get(key)
+    if line is None:
+        if len(_DESTINATION_LINES) >= _DESTINATION_LINES_LIMIT:
+            _DESTINATION_LINES.clear()
+        line = serialize_headers("MESSAGE", (("destination", destination),), version)
+        _DESTINATION_LINES[key] = line
+    return line
