@@ -31,8 +31,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "client": ("stompbox.client",),
     "relay": ("stompbox.relay",),
     "app": ("stompbox.app",),
-    # the command line: cli.py, tools.py and bench.py until they move into stompbox/cli/
-    "cli": ("stompbox.cli", "stompbox.tools", "stompbox.bench", "stompbox.__main__"),
+    # the command line: the stompbox.cli package
+    "cli": ("stompbox.cli", "stompbox.__main__"),
 }
 
 ROOT = "root"

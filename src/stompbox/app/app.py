@@ -26,7 +26,7 @@ from stompbox.server.registry import SessionRegistry
 from stompbox.server.run import start_server
 from stompbox.server.session import AccessDenied, ServerSession
 from stompbox.server.tcp import TcpServer
-from stompbox.server.websocket import StompASGI
+from stompbox.server.asgi import StompASGI
 
 from .api import Credentials, FrameRejected, SessionEvent, send_to, send_to_user
 from .conversion import ConversionError, encode_payload
