@@ -21,12 +21,12 @@ from stompbox.broker import Broker, BrokerError, DestinationKind
 from stompbox.net import parse_url
 from stompbox.protocol import Frame, FrameParser, Limits, serialize
 from stompbox.relay import RelayConnection
+from stompbox.server.asgi import StompASGI
 from stompbox.server.config import ServerConfig
 from stompbox.server.registry import SessionRegistry
 from stompbox.server.run import start_server
 from stompbox.server.session import AccessDenied, ServerSession
 from stompbox.server.tcp import TcpServer
-from stompbox.server.asgi import StompASGI
 
 from .api import Credentials, FrameRejected, SessionEvent, send_to, send_to_user
 from .conversion import ConversionError, encode_payload

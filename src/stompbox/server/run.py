@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -80,7 +81,15 @@ async def serve(
 
 
 def run(config: ServerConfig, broker: Broker | None = None, app: Application | None = None) -> None:
-    """Run :func:`serve` on uvloop when it is installed, else on asyncio's own loop."""
+    """Run :func:`serve` on uvloop when it is installed, else on asyncio's own loop.
+
+    The cyclic garbage collector runs less often than Python's default (every 50,000 net
+    allocations of containers rather than 700): a broker allocates a few tuples per frame
+    and keeps queue backlogs of them, none in cycles, and at the default the collector
+    took 11% of a queue benchmark's time (py-spy). Reference counting still frees every
+    frame at once; what sits in cycles waits a little longer.
+    """
+    gc.set_threshold(50_000, 20, 20)
     try:
         import uvloop
     except ImportError:
