@@ -32,14 +32,6 @@ class Message(OutgoingMessage):
     __slots__ = ("stored",)
 
     def __init__(self, destination: str, message_id: str, headers: Headers, body: bytes) -> None:
-        # The base's assignments, inlined: one message is built per SEND.
-        self.destination = destination
-        self.id = message_id
-        self.headers = headers
-        self.body = body
-        self.redeliveries = 0
-        self._tail = b""
-        self._tail_version: str | None = None
-        self._tails: dict[str, bytes] | None = None
+        super().__init__(destination, message_id, headers, body)
         self.stored: int | None = None
         """Row id in the message store, for a persistent queue message."""
