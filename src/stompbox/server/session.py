@@ -269,7 +269,10 @@ class ServerSession:
         )
         session = self.session
         if session is not None and not session.closed:
-            self.broker.output_written(session, not self._writing_paused)
+            # a connection on its way out (an ERROR, a DISCONNECT) is handed nothing more:
+            # a message handed to it now would only come back as a redelivery
+            writable = not self._writing_paused and not self.conn.closed
+            self.broker.output_written(session, writable)
 
     def pause_writing(self) -> None:
         """The transport's buffer is full: hand this client nothing more, read nothing."""
