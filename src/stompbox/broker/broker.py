@@ -265,14 +265,13 @@ class Broker:
             session = sub.session
             if sub.pending or not session.writable:
                 self._hold(sub, message)
-            elif sub.ack != "auto":
-                if sub.prefetch and len(sub.unacked) >= sub.prefetch:
-                    self._hold(sub, message)
-                else:
-                    self._deliver(sub, message)
-            else:  # the common case, handed to the protocol in one batch
+            elif sub.ack == "auto":  # the common case, handed to the protocol in one batch
                 subs.append(sub)
                 targets.append((session.connection, sub.id))
+            elif sub.has_room():  # its prefetch-count allows one more
+                self._deliver(sub, message)
+            else:
+                self._hold(sub, message)
         if targets:
             for index in fan_out(message, targets):
                 subs[index].session.writable = False

@@ -107,7 +107,7 @@ class ServerConnection(Connection):
                 elif state is not _S.AWAITING_CONNECT and state is not _S.CONNECTING:
                     return  # closed; nothing counts after DISCONNECT (STOMP 1.2 "DISCONNECT")
                 else:
-                    problem = self._check(frame)
+                    problem = self._check(frame)  # before CONNECTED
                 if problem is not None:
                     raise self._fail(RemoteProtocolError(problem, receipt=frame.get("receipt")))
                 if frame.command == "DISCONNECT":
@@ -119,10 +119,8 @@ class ServerConnection(Connection):
             yield ConnectionClosed(clean)
 
     def _check(self, frame: Frame) -> str | None:
-        state = self.state
-        if state is _S.CONNECTED:
-            return client_frame_problem(frame, self.version)  # type: ignore[arg-type]
-        if state is _S.AWAITING_CONNECT:
+        """Judge a frame before CONNECTED (:meth:`events` judges the rest itself)."""
+        if self.state is _S.AWAITING_CONNECT:
             if frame.command != "CONNECT" and frame.command != "STOMP":
                 return f"expected a CONNECT frame, got {frame.command!r}"
             return self._begin_connect(frame)
