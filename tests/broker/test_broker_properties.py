@@ -1,5 +1,6 @@
-"""Random frame sequences against the broker: only BrokerError comes out, and nothing
-accepted into a queue is lost (delivered, still queued, or dead-lettered)."""
+"""Random frame sequences against the broker: only BrokerError comes out, nothing
+accepted into a queue is lost (delivered, still queued, or dead-lettered), and the
+memory budget's figure always equals what the broker holds."""
 
 from __future__ import annotations
 
@@ -7,9 +8,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stompbox.broker import Broker, BrokerConfig, BrokerError
+from stompbox.broker.memory import MESSAGE_OVERHEAD
 from stompbox.protocol import Frame
 
 from .test_broker import Client
+
+
+def held_bytes(broker: Broker) -> int:
+    """What the broker holds on clients' behalf, counted from its state."""
+    messages = [m for q in broker._queues.values() for m in q.backlog]
+    transactions = 0
+    for session in broker.sessions.values():
+        messages += session.settling
+        transactions += sum(tx.size for tx in session.transactions.values())
+        for sub in session.subscriptions.values():
+            messages += list(sub.unacked.values()) + list(sub.pending)
+    return sum(len(m.body) + MESSAGE_OVERHEAD for m in messages) + transactions
+
 
 destinations = st.sampled_from(
     ["/queue/a", "/queue/b", "/topic/t", "/topic/t/x", "/topic/t/*", "/topic/#", "/bad/x"]
@@ -78,6 +93,7 @@ def test_random_operations(operations: list[tuple[object, ...]]) -> None:
                 broker.close_session(client.session)
         except BrokerError:
             pass
+        assert broker.memory.used == held_bytes(broker), op
         for i, c in enumerate(clients):
             if not c.session.closed:
                 frames = c.received()
@@ -87,6 +103,7 @@ def test_random_operations(operations: list[tuple[object, ...]]) -> None:
                     for f in frames
                     if (f.get("destination") or "").startswith("/queue/")
                 )
+        assert broker.memory.used == held_bytes(broker), op
     queued = {m.id for q in broker._queues.values() for m in q.backlog}
     for queue in broker._queues.values():
         assert queue.backlog_bytes == sum(len(m.body) for m in queue.backlog)

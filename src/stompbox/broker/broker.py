@@ -23,6 +23,7 @@ from stompbox.protocol.server import ServerConnection, fan_out
 from .config import BrokerConfig, DestinationKind, SlowConsumerPolicy
 from .errors import BrokerError
 from .matching import TopicIndex, has_wildcard, split_destination
+from .memory import MESSAGE_OVERHEAD, MemoryBudget
 from .message import BROKER_HEADERS, Message
 from .queues import QueueDestination
 from .session import Session, SessionSink, Subscription, Transaction
@@ -58,6 +59,9 @@ class Broker:
     def __init__(self, config: BrokerConfig | None = None) -> None:
         self.config = config or BrokerConfig()
         self.stats = BrokerStats()
+        self.memory = MemoryBudget(self.config.memory_budget)
+        """What held messages and transactions cost; the server adds partial frames and
+        output buffers, and pauses publishers while it is over."""
         self.sessions: dict[str, Session] = {}
         self._topics: TopicIndex[Subscription] = TopicIndex(self.config.separator)
         self._queues: dict[str, Queue] = {}
@@ -97,6 +101,7 @@ class Broker:
             message = Message(destination, f"{self._run}-{self._counter}", headers, body)
             message.redeliveries = redeliveries
             message.stored = stored
+            self.memory.charge(len(body) + MESSAGE_OVERHEAD)
             self._queue(destination).push(message)
             restored += 1
         if restored:
@@ -109,7 +114,8 @@ class Broker:
             self.store = None
 
     def _forget(self, message: Message) -> None:
-        """A persistent message was consumed: it leaves the store."""
+        """A held message was consumed: it leaves the memory budget, and the store."""
+        self.memory.release(len(message.body) + MESSAGE_OVERHEAD)
         if self.store is not None and message.stored is not None:
             self.store.remove(message.stored)
         message.stored = None
@@ -129,7 +135,9 @@ class Broker:
             return
         session.closed = True
         self.sessions.pop(session.id, None)
-        session.transactions.clear()
+        if session.transactions:
+            self.memory.release(sum(tx.size for tx in session.transactions.values()))
+            session.transactions.clear()
         if session.blocked_on is not None:
             blocked = session.blocked_on.blocked
             if session in blocked:
@@ -147,6 +155,9 @@ class Broker:
         settling = session.settling
         if settling:
             session.settling = []
+            self.memory.release(
+                sum([len(m.body) for m in settling]) + MESSAGE_OVERHEAD * len(settling)
+            )
             if self.store is not None:
                 stored = [m.stored for m in settling if m.stored is not None]
                 if stored:
@@ -234,7 +245,19 @@ class Broker:
                 "invalid destination",
                 f"a SEND destination cannot hold wildcards: {destination}",
             )
+        size = len(frame.body) + MESSAGE_OVERHEAD
+        limit = self.config.max_transaction_bytes
+        held = sum(t.size for t in session.transactions.values())
+        if held + size > limit:
+            self._end_transaction(session, tx)
+            raise BrokerError(
+                f"max_transaction_bytes limit of {limit} exceeded",
+                f"this connection's open transactions would hold {held + size} bytes; "
+                f"transaction {tx_id!r} was aborted",
+            )
         tx.frames.append(frame)
+        tx.size += size
+        self.memory.charge(size)
         self._check_transaction_size(session, tx_id)
 
     def publish(
@@ -281,6 +304,7 @@ class Broker:
     def _enqueue(self, queue: Queue, message: Message) -> None:
         consumer = queue.next_consumer() if not queue.backlog else None
         if consumer is not None:
+            self.memory.charge(len(message.body) + MESSAGE_OVERHEAD)
             self._deliver(consumer, message)
             return
         config = self.config
@@ -295,6 +319,7 @@ class Broker:
                 f"{config.queue_max_messages} and queue_max_bytes={config.queue_max_bytes}. "
                 "The message was not accepted.",
             )
+        self.memory.charge(len(message.body) + MESSAGE_OVERHEAD)
         queue.push(message)
         self._dispatch(queue)
 
@@ -309,6 +334,10 @@ class Broker:
             sub.unacked[ack_id] = message
             ack = ack_id if session.version == "1.2" else None
             room = session.connection.send_message(sub.id, ack, message)
+            if sub.queue is not None:
+                message.drop_encoding()  # one consumer: held unacked, its tail is dead weight
+            else:
+                self.memory.charge(len(message.body) + MESSAGE_OVERHEAD)  # released by ack
         if not room:
             session.writable = False
         self.stats.delivered += 1
@@ -328,6 +357,7 @@ class Broker:
         ):
             pending.append(message)
             sub.pending_bytes += size
+            self.memory.charge(size + MESSAGE_OVERHEAD)
             return
         policy = config.slow_consumer_policy
         self.stats.dropped_slow_consumer += 1
@@ -352,10 +382,13 @@ class Broker:
                 len(pending) >= config.topic_pending_messages
                 or sub.pending_bytes + size > config.topic_pending_bytes
             ):
-                sub.pending_bytes -= len(pending.popleft().body)
+                dropped = len(pending.popleft().body)
+                sub.pending_bytes -= dropped
+                self.memory.release(dropped + MESSAGE_OVERHEAD)
             if size <= config.topic_pending_bytes:
                 pending.append(message)
                 sub.pending_bytes += size
+                self.memory.charge(size + MESSAGE_OVERHEAD)
         elif policy is SlowConsumerPolicy.DISCONNECT:
             session = sub.session
             log.warning("disconnecting slow consumer %s on %s", session.id, sub.destination)
@@ -399,6 +432,7 @@ class Broker:
         while pending and sub.has_room():
             message = pending.popleft()
             sub.pending_bytes -= len(message.body)
+            self.memory.release(len(message.body) + MESSAGE_OVERHEAD)
             self._deliver(sub, message)
         if not pending:
             sub.dropping = False
@@ -521,6 +555,10 @@ class Broker:
                 self._queues.pop(queue.name, None)
         else:
             self._topics.remove(sub.destination, sub.prefix, sub)
+            held = len(sub.unacked) + len(sub.pending)
+            if held:
+                size = sum([len(m.body) for m in sub.unacked.values()]) + sub.pending_bytes
+                self.memory.release(size + held * MESSAGE_OVERHEAD)
             sub.unacked.clear()
             sub.pending.clear()
             sub.pending_bytes = 0
@@ -574,6 +612,7 @@ class Broker:
                 self._return_to_queue(sub.queue, [message])
             else:
                 self.stats.dropped_nacked_topic += 1
+                self.memory.release(len(message.body) + MESSAGE_OVERHEAD)
         elif sub.ack == "client":  # cumulative: this message and all delivered before it
             while unacked:
                 key = next(iter(unacked))
@@ -599,7 +638,7 @@ class Broker:
 
     def commit(self, session: Session, frame: Frame) -> None:
         tx = self._transaction(session, frame.get("transaction") or "")
-        del session.transactions[tx.id]
+        self._end_transaction(session, tx)
         for held in tx.frames:
             if held.command == "SEND":
                 self._publish(session, held, in_transaction=True)
@@ -608,7 +647,11 @@ class Broker:
 
     def abort(self, session: Session, frame: Frame) -> None:
         tx = self._transaction(session, frame.get("transaction") or "")
+        self._end_transaction(session, tx)
+
+    def _end_transaction(self, session: Session, tx: Transaction) -> None:
         del session.transactions[tx.id]
+        self.memory.release(tx.size)
 
     def _transaction(self, session: Session, tx_id: str) -> Transaction:
         tx = session.transactions.get(tx_id)
@@ -618,8 +661,9 @@ class Broker:
 
     def _check_transaction_size(self, session: Session, tx_id: str) -> None:
         limit = self.config.max_transaction_frames
-        if len(session.transactions[tx_id].frames) > limit:
-            del session.transactions[tx_id]
+        tx = session.transactions[tx_id]
+        if len(tx.frames) > limit:
+            self._end_transaction(session, tx)
             raise BrokerError(
                 f"max_transaction_frames limit of {limit} exceeded",
                 f"transaction {tx_id!r} was aborted",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from .memory import default_memory_budget, parse_size
+
 __all__ = ["BrokerConfig", "DestinationKind", "SlowConsumerPolicy"]
 
 
@@ -58,6 +60,16 @@ class BrokerConfig:
     """Open transactions per connection."""
     max_transaction_frames: int = 10_000
     """Frames buffered in one transaction."""
+    max_transaction_bytes: int = 64 * 1024 * 1024
+    """Body bytes buffered in all the open transactions of one connection."""
+    memory_budget: int = field(default_factory=default_memory_budget)
+    """Bytes that everything clients make the broker hold may add up to (queued and
+    unacknowledged messages, topic backlogs, transactions, partial frames, output
+    buffers); past it publishers are not read. Default: two fifths of the machine's
+    memory. A string such as ``"256MiB"`` is accepted too."""
+    memory_grace: float = 30.0
+    """Seconds a publisher may stay blocked by the memory budget before it gets an ERROR
+    naming the budget and is closed."""
     store: str | None = None
     """Path of an SQLite file for queue messages sent with ``persistent:true``; None keeps
     everything in memory."""
@@ -65,6 +77,11 @@ class BrokerConfig:
     def __post_init__(self) -> None:
         if self.separator not in ("/", "."):
             raise ValueError(f"separator must be '/' or '.', not {self.separator!r}")
+        self.memory_budget = parse_size(self.memory_budget, "memory_budget")
+        if self.memory_budget <= 0:
+            raise ValueError("memory_budget must be positive")
+        if not isinstance(self.memory_grace, (int, float)) or self.memory_grace <= 0:
+            raise ValueError(f"memory_grace must be a positive number, not {self.memory_grace!r}")
         for name in (
             "queue_max_messages",
             "queue_max_bytes",
@@ -75,6 +92,7 @@ class BrokerConfig:
             "max_subscriptions",
             "max_transactions",
             "max_transaction_frames",
+            "max_transaction_bytes",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:

@@ -92,11 +92,13 @@ class Subscription:
 class Transaction:
     """Frames (SEND, ACK, NACK) held until COMMIT."""
 
-    __slots__ = ("frames", "id")
+    __slots__ = ("frames", "id", "size")
 
     def __init__(self, tx_id: str) -> None:
         self.id = tx_id
         self.frames: list[Frame] = []
+        self.size = 0
+        """What its SENDs cost against the memory budget and max_transaction_bytes."""
 
 
 class Session:

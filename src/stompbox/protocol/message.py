@@ -76,6 +76,13 @@ class OutgoingMessage:
         self._tail_version = None
         self._tails = None
 
+    def drop_encoding(self) -> None:
+        """Free the cached encodings: a message that waits for one subscriber's ack
+        would otherwise hold its body twice."""
+        self._tail = b""
+        self._tail_version = None
+        self._tails = None
+
     def _encode(self, version: str) -> bytes:
         lines = _destination_line(self.destination, version)
         message_id = self.id
