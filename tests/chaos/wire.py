@@ -1,0 +1,397 @@
+"""A raw STOMP client for the chaos suite, over TCP, WebSocket, or hand-made WebSocket.
+
+It parses what the server sends with its own few lines rather than stompbox's parser, so
+that a bug there cannot hide itself, and it writes whatever bytes it is given: the abuse
+scenarios need frames no well-behaved client would send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import re
+import socket
+import struct
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+__all__ = [
+    "Frame",
+    "FrameReader",
+    "StompClient",
+    "encode_frame",
+    "ws_frame",
+]
+
+SUBPROTOCOLS = ["v12.stomp", "v11.stomp", "v10.stomp"]
+_ESCAPES = {"r": "\r", "n": "\n", "c": ":", "\\": "\\"}
+
+
+@dataclass(slots=True)
+class Frame:
+    """A frame the server sent: headers in order, the first of a repeated name counts."""
+
+    command: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def __str__(self) -> str:
+        return f"{self.command} {dict(self.headers)} {self.body[:200]!r}"
+
+
+class FrameReader:
+    """Server bytes in, frames out; heart-beat EOLs between frames are counted."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.version = "1.2"
+        self.heartbeats = 0
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self.buffer += data
+        frames = []
+        buf = self.buffer
+        while buf:
+            if buf[0:1] == b"\n":
+                del buf[:1]
+                self.heartbeats += 1
+                continue
+            if buf[0:2] == b"\r\n":
+                del buf[:2]
+                self.heartbeats += 1
+                continue
+            end = buf.find(b"\n\n")
+            if end < 0:
+                break
+            lines = bytes(buf[:end]).decode("utf-8", "replace").split("\n")
+            command = lines[0].rstrip("\r")
+            headers = []
+            for line in lines[1:]:
+                name, _, value = line.rstrip("\r").partition(":")
+                if self.version != "1.0" and command != "CONNECTED":
+                    name, value = _unescape(name), _unescape(value)
+                headers.append((name, value))
+            start = end + 2
+            length = next((v for k, v in headers if k == "content-length"), None)
+            if length is not None and length.isdigit():
+                stop = start + int(length)
+                if len(buf) < stop + 1:
+                    break
+            else:
+                stop = buf.find(b"\0", start)
+                if stop < 0:
+                    break
+            frame = Frame(command, headers, bytes(buf[start:stop]))
+            del buf[: stop + 1]
+            if command == "CONNECTED":
+                self.version = frame.get("version", "1.0") or "1.0"
+            frames.append(frame)
+        return frames
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), text)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n").replace(":", "\\c")
+
+
+def encode_frame(
+    command: str,
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+    *,
+    escape: bool = True,
+) -> bytes:
+    """A well-formed STOMP 1.2 frame (header escaping on unless told otherwise)."""
+    lines = [command]
+    for name, value in headers:
+        lines.append(f"{_escape(name)}:{_escape(value)}" if escape else f"{name}:{value}")
+    return ("\n".join(lines) + "\n\n").encode() + body + b"\0"
+
+
+def ws_frame(
+    payload: bytes, *, opcode: int = 0x2, fin: bool = True, length: int | None = None
+) -> bytes:
+    """A masked client WebSocket frame; ``length`` may announce more than ``payload``
+    holds, for frames left unfinished on purpose."""
+    size = len(payload) if length is None else length
+    head = bytes([(0x80 if fin else 0) | opcode])
+    if size < 126:
+        head += bytes([0x80 | size])
+    elif size < 1 << 16:
+        head += bytes([0x80 | 126]) + struct.pack("!H", size)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack("!Q", size)
+    mask = os.urandom(4)
+    return head + mask + _mask(payload, mask)
+
+
+def _mask(payload: bytes, mask: bytes) -> bytes:
+    if not payload:
+        return b""
+    key = int.from_bytes((mask * (len(payload) // 4 + 1))[: len(payload)], "big")
+    return (int.from_bytes(payload, "big") ^ key).to_bytes(len(payload), "big")
+
+
+class _Link:
+    """One way of carrying STOMP bytes; ``read`` answers b"" at the end."""
+
+    async def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def read(self) -> bytes:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class _TcpLink(_Link):
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def read(self) -> bytes:
+        return await self.reader.read(1 << 16)
+
+    async def close(self) -> None:
+        self.writer.transport.abort()
+
+
+class _WebSocketLink(_Link):
+    """The ``websockets`` package's client: one STOMP write per binary message."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    async def write(self, data: bytes) -> None:
+        await self.ws.send(data)
+
+    async def read(self) -> bytes:
+        try:
+            message = await self.ws.recv()
+        except websockets.ConnectionClosed:
+            return b""
+        return message.encode() if isinstance(message, str) else message
+
+    async def close(self) -> None:
+        self.ws.transport.abort()
+
+
+class _RawWebSocketLink(_TcpLink):
+    """WebSocket framed by hand over a plain socket, for what the package would refuse to
+    send, and for clients that must stop reading for real."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        super().__init__(reader, writer)
+        self.pending = bytearray()
+
+    async def write(self, data: bytes) -> None:
+        await self.write_raw(ws_frame(data))
+
+    async def write_raw(self, data: bytes) -> None:
+        await super().write(data)
+
+    async def read(self) -> bytes:
+        """The next data payload; a buffer survives a read cancelled by a timeout."""
+        buf = self.pending
+        while True:
+            if len(buf) >= 2:
+                size, start = buf[1] & 0x7F, 2
+                if size == 126 and len(buf) >= 4:
+                    size, start = struct.unpack("!H", buf[2:4])[0], 4
+                elif size == 127 and len(buf) >= 10:
+                    size, start = struct.unpack("!Q", buf[2:10])[0], 10
+                if (size < 126 or start > 2) and len(buf) >= start + size:
+                    opcode = buf[0] & 0x0F
+                    payload = bytes(buf[start : start + size])
+                    del buf[: start + size]
+                    if opcode == 0x8:
+                        return b""
+                    if opcode in (0x0, 0x1, 0x2) and payload:
+                        return payload
+                    continue
+            try:
+                data = await self.reader.read(1 << 16)
+            except ConnectionError:
+                return b""
+            if not data:
+                return b""
+            buf += data
+
+
+class StompClient:
+    """A STOMP connection driven by hand. Frames read are also kept in ``received``."""
+
+    def __init__(self, link: _Link, local_port: int) -> None:
+        self.link = link
+        self.local_port = local_port
+        """This end's port, to find the server's end in /proc/net/tcp."""
+        self.reader = FrameReader()
+        self.pending: list[Frame] = []
+        self.received: list[Frame] = []
+        self.eof = False
+
+    # -- opening ----------------------------------------------------------------------
+
+    @classmethod
+    async def tcp(cls, port: int, *, rcvbuf: int | None = None) -> StompClient:
+        sock = socket.socket()
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        return cls(_TcpLink(reader, writer), sock.getsockname()[1])
+
+    @classmethod
+    async def websocket(cls, port: int, path: str = "/ws") -> StompClient:
+        ws = await websockets.connect(
+            f"ws://127.0.0.1:{port}{path}",
+            subprotocols=[websockets.Subprotocol(p) for p in SUBPROTOCOLS],
+            max_size=None,
+            ping_interval=None,
+            open_timeout=10,
+        )
+        return cls(_WebSocketLink(ws), ws.transport.get_extra_info("sockname")[1])
+
+    @classmethod
+    async def raw_websocket(
+        cls, port: int, path: str = "/ws", *, rcvbuf: int | None = None
+    ) -> StompClient:
+        sock = socket.socket()
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {', '.join(SUBPROTOCOLS)}"
+                "\r\n\r\n"
+            ).encode()
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise ConnectionError(f"WebSocket upgrade refused: {head[:200]!r}")
+        return cls(_RawWebSocketLink(reader, writer), sock.getsockname()[1])
+
+    @classmethod
+    async def open(cls, kind: str, port: int) -> StompClient:
+        """``kind`` is "tcp", "ws" or "rawws"; ``port`` the listener of that kind."""
+        if kind == "tcp":
+            return await cls.tcp(port)
+        if kind == "ws":
+            return await cls.websocket(port)
+        return await cls.raw_websocket(port)
+
+    # -- writing ----------------------------------------------------------------------
+
+    async def write(self, data: bytes) -> None:
+        await self.link.write(data)
+
+    async def write_ws_raw(self, data: bytes) -> None:
+        """Bytes straight onto a hand-made WebSocket's TCP stream (frames of
+        :func:`ws_frame`, finished or not)."""
+        assert isinstance(self.link, _RawWebSocketLink)
+        await self.link.write_raw(data)
+
+    async def send_frame(
+        self, command: str, headers: Iterable[tuple[str, str]] = (), body: bytes = b""
+    ) -> None:
+        await self.write(encode_frame(command, headers, body))
+
+    async def connect(
+        self,
+        version: str = "1.2",
+        heartbeat: tuple[int, int] = (0, 0),
+        headers: Iterable[tuple[str, str]] = (),
+        timeout: float = 10.0,
+    ) -> Frame:
+        await self.send_frame(
+            "CONNECT",
+            [
+                ("accept-version", version),
+                ("host", "/"),
+                ("heart-beat", f"{heartbeat[0]},{heartbeat[1]}"),
+                *headers,
+            ],
+        )
+        frame = await self.read_frame(timeout)
+        if frame.command != "CONNECTED":
+            raise AssertionError(f"CONNECT answered with {frame}")
+        return frame
+
+    # -- reading ----------------------------------------------------------------------
+
+    async def _fill(self) -> None:
+        data = await self.link.read()
+        if not data:
+            self.eof = True
+            raise EOFError("the server closed the connection")
+        frames = self.reader.feed(data)
+        self.pending += frames
+        self.received += frames
+
+    async def read_frame(self, timeout: float = 10.0) -> Frame:
+        """The next frame; TimeoutError or EOFError if none comes."""
+        async with asyncio.timeout(timeout):
+            while not self.pending:
+                if self.eof:
+                    raise EOFError("the server closed the connection")
+                try:
+                    await self._fill()
+                except ConnectionError as exc:
+                    self.eof = True
+                    raise EOFError(str(exc)) from None
+        return self.pending.pop(0)
+
+    async def until(self, command: str, timeout: float = 10.0) -> Frame:
+        """Frames are read (and kept in ``received``) until one of ``command``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = await self.read_frame(max(0.0, deadline - time.monotonic()))
+            if frame.command == command:
+                return frame
+
+    async def closed_by_server(self, timeout: float) -> bool:
+        """Read (keeping frames) until the server closes; False if it did not in time."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not self.eof:
+                    try:
+                        await self._fill()
+                    except (EOFError, ConnectionError):
+                        self.eof = True
+        except TimeoutError:
+            return False
+        return True
+
+    def errors(self) -> list[Frame]:
+        return [f for f in self.received if f.command == "ERROR"]
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.link.close()
