@@ -331,7 +331,7 @@ class TestLimits:
     def test_defaults_are_bounded(self) -> None:
         limits = Limits()
         assert limits.max_frame_size is not None
-        assert limits.max_body_size == 4 * 1024 * 1024
+        assert limits.max_body_size == 16 * 1024 * 1024
         assert limits.max_headers == 128
         assert limits.max_header_length == 8 * 1024
 

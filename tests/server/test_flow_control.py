@@ -422,7 +422,7 @@ def test_big_topic_messages_for_a_stalled_subscriber_do_not_grow_broker_memory(
 
         publisher = RawClient(server.port)
         publisher.connect()
-        body = b"b" * (4 * MiB - 4 * KiB)  # the default max_body_size is 4 MiB
+        body = b"b" * (4 * MiB - 4 * KiB)  # big, well under max_body_size
         message = send_frame("SEND", {"destination": "/topic/big"}, body)
         flood = Flood(publisher, message, limit=1000 * len(message), duration=20)
         peak = watch_memory(server, flood)

@@ -142,7 +142,10 @@ def test_one_bad_client_does_not_affect_another(server: ServerThread) -> None:
 class TestLimits:
     def test_server_defaults_are_bounded(self) -> None:
         config = ServerConfig()
-        assert config.limits.max_body_size == 4 * 1024 * 1024
+        assert config.limits.max_body_size == 16 * 1024 * 1024  # as RabbitMQ's tests send
+        assert config.frame_timeout == 30.0
+        assert 0 < config.broker.memory_budget < 1 << 62
+        assert config.broker.max_transaction_bytes == 64 * 1024 * 1024
         assert config.limits.max_headers == 128
         assert config.limits.max_header_length == 8 * 1024
         assert config.connect_limits.max_frame_size == 16 * 1024

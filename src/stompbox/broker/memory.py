@@ -76,19 +76,19 @@ class MemoryBudget:
     """Bytes held against ``limit``; :attr:`over` from past the limit until below
     :attr:`resume_at` (nine tenths of it), so that reading does not flap at the edge.
 
-    ``on_change`` is called with the new value of :attr:`over` each time it flips: the
-    server pauses and resumes publishers there. Charges are plain additions, cheap enough
-    for every message.
+    Each function in :attr:`watchers` is called with the new value of :attr:`over` each
+    time it flips: servers pause and resume publishers there. Charges are plain additions,
+    cheap enough for every message.
     """
 
-    __slots__ = ("limit", "on_change", "over", "resume_at", "used")
+    __slots__ = ("limit", "over", "resume_at", "used", "watchers")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.resume_at = limit - limit // 10
         self.used = 0
         self.over = False
-        self.on_change: Callable[[bool], None] | None = None
+        self.watchers: list[Callable[[bool], None]] = []
 
     def charge(self, size: int) -> None:
         used = self.used = self.used + size
@@ -109,8 +109,8 @@ class MemoryBudget:
 
     def _flip(self, over: bool) -> None:
         self.over = over
-        if self.on_change is not None:
-            self.on_change(over)
+        for watcher in self.watchers:
+            watcher(over)
 
     def describe(self) -> str:
         """The figures an ERROR or log line names."""

@@ -8,7 +8,13 @@ from .client import ClientConnection, ClientEvent
 from .connection import Connection
 from .errors import LimitExceeded, LocalProtocolError, ProtocolError, RemoteProtocolError
 from .escaping import escape, unescape
-from .events import ConnectionClosed, ConnectionState, ConnectTimeout, HeartbeatTimeout
+from .events import (
+    ConnectionClosed,
+    ConnectionState,
+    ConnectTimeout,
+    FrameTimeout,
+    HeartbeatTimeout,
+)
 from .frames import CLIENT_COMMANDS, SERVER_COMMANDS, SUPPORTED_VERSIONS, Frame, Headers, Version
 from .heartbeat import Heartbeat, negotiate_heartbeat, parse_heartbeat
 from .message import OutgoingMessage, message_head
@@ -31,6 +37,7 @@ __all__ = [
     "ConnectionState",
     "Frame",
     "FrameParser",
+    "FrameTimeout",
     "Headers",
     "Heartbeat",
     "HeartbeatTimeout",

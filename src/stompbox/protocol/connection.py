@@ -55,6 +55,11 @@ class Connection:
         self._out_size += len(data)
 
     @property
+    def buffered_input(self) -> int:
+        """Bytes received that do not make a complete frame yet."""
+        return self._parser.buffered
+
+    @property
     def buffered(self) -> int:
         """Bytes queued and not yet taken by :meth:`data_to_send` or :meth:`take_output`."""
         return self._out_size

@@ -5,7 +5,13 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
-__all__ = ["ConnectTimeout", "ConnectionClosed", "ConnectionState", "HeartbeatTimeout"]
+__all__ = [
+    "ConnectTimeout",
+    "ConnectionClosed",
+    "ConnectionState",
+    "FrameTimeout",
+    "HeartbeatTimeout",
+]
 
 
 class ConnectionState(enum.Enum):
@@ -33,6 +39,14 @@ class ConnectTimeout(NamedTuple):
     """The client sent no CONNECT within the server's connect timeout."""
 
     waited: float
+
+
+class FrameTimeout(NamedTuple):
+    """A frame the client began did not end within the server's frame timeout."""
+
+    waited: float
+    buffered: int
+    """Bytes of the unfinished frame."""
 
 
 class ConnectionClosed(NamedTuple):

@@ -42,9 +42,11 @@ class Limits:
     more than ``max_frame_size`` bytes by never finishing a frame.
     """
 
-    max_frame_size: int | None = 5 * 1024 * 1024
+    max_frame_size: int | None = 17 * 1024 * 1024
     """Whole frame, command to NUL: the body limit plus room for headers."""
-    max_body_size: int | None = 4 * 1024 * 1024
+    max_body_size: int | None = 16 * 1024 * 1024
+    """16 MiB, as RabbitMQ's and ActiveMQ's own test suites send; a server's memory
+    budget, not this limit, bounds what many such frames can cost together."""
     max_headers: int | None = 128
     max_header_length: int | None = 8 * 1024
     """One header line (or the command line), in bytes, without its EOL."""

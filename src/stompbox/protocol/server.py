@@ -8,7 +8,13 @@ from typing import Final
 
 from .connection import Connection
 from .errors import LocalProtocolError, RemoteProtocolError
-from .events import ConnectionClosed, ConnectionState, ConnectTimeout, HeartbeatTimeout
+from .events import (
+    ConnectionClosed,
+    ConnectionState,
+    ConnectTimeout,
+    FrameTimeout,
+    HeartbeatTimeout,
+)
 from .frames import SUPPORTED_VERSIONS, Frame
 from .heartbeat import format_heartbeat, negotiate_heartbeat, parse_heartbeat
 from .message import OutgoingMessage, message_head
@@ -38,6 +44,8 @@ class ServerConnection(Connection):
     a caller hands a subscriber no more than it can take. ``heartbeat_required`` (ms, 0 = off)
     closes clients silent that long (times the grace factor) even when they negotiated no
     heart-beats, for operators who would rather reclaim them than trust TCP keep-alive.
+    ``frame_timeout`` (seconds, ``None`` for none) is how long a frame may take to arrive
+    once it has begun: a client cannot park the server on half a frame.
 
     Drive it like h11: :meth:`receive_data`, then iterate :meth:`events`. A CONNECT (or
     STOMP) frame is yielded for the caller to authenticate, then answered with
@@ -59,6 +67,7 @@ class ServerConnection(Connection):
         limits: Limits = DEFAULT_LIMITS,
         connect_limits: Limits = CONNECT_LIMITS,
         connect_timeout: float | None = 5.0,
+        frame_timeout: float | None = None,
         output_limit: int | None = None,
     ) -> None:
         super().__init__(limits=limits, heartbeat_grace=heartbeat_grace)
@@ -72,6 +81,9 @@ class ServerConnection(Connection):
         self._connect_deadline = None if connect_timeout is None else now + connect_timeout
         self._client_heartbeat = (0, 0)
         self._offered_version = False
+        self.frame_timeout = frame_timeout
+        self._frame_began = now
+        """When the bytes now buffered began to arrive, at the latest."""
 
     @property
     def output_limit(self) -> int | None:
@@ -84,6 +96,11 @@ class ServerConnection(Connection):
         self._room = sys.maxsize if limit is None else limit
 
     # -- input -------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float = 0.0) -> None:
+        if not self._parser.buffered:
+            self._frame_began = now
+        super().receive_data(data, now)
 
     def events(self) -> Iterator[ServerEvent]:
         """Yield valid client frames and other events, in order.
@@ -100,6 +117,8 @@ class ServerConnection(Connection):
                 raise self._fail(exc) from None
             if not frames:
                 break
+            # what is left began with the last read, the one that completed these frames
+            self._frame_began = self.heartbeat.last_received
             for frame in frames:
                 state = self.state
                 if state is _S.CONNECTED:  # the common case first, without a call
@@ -274,17 +293,29 @@ class ServerConnection(Connection):
 
     # -- time --------------------------------------------------------------------------
 
+    def not_reading(self, now: float) -> None:
+        """The server is not reading this client (back-pressure): neither its silence
+        nor an unfinished frame is its doing, so both clocks start again at ``now``."""
+        self.heartbeat.last_received = now
+        self._frame_began = now
+
     def next_deadline(self) -> float | None:
         if self.state is _S.AWAITING_CONNECT or self.state is _S.CONNECTING:
             return self._connect_deadline
-        return super().next_deadline()
+        deadline = super().next_deadline()
+        if self.frame_timeout is not None and self._parser.buffered:
+            frame_deadline = self._frame_began + self.frame_timeout
+            if deadline is None or frame_deadline < deadline:
+                return frame_deadline
+        return deadline
 
-    def tick(self, now: float) -> HeartbeatTimeout | ConnectTimeout | None:
-        """Do what is due at ``now``: send a heart-beat, or give up on a silent client.
+    def tick(self, now: float) -> HeartbeatTimeout | ConnectTimeout | FrameTimeout | None:
+        """Do what is due at ``now``: send a heart-beat, or give up on a client.
 
-        A client that sent no CONNECT within ``connect_timeout`` gets an ERROR; a client
-        silent past its heart-beat interval times the grace factor gets an ERROR too, and
-        the returned :class:`HeartbeatTimeout` tells the caller to close.
+        A client that sent no CONNECT within ``connect_timeout``, one silent past its
+        heart-beat interval times the grace factor, and one whose frame has not ended
+        ``frame_timeout`` after it began get an ERROR, and the returned event tells the
+        caller to close.
         """
         state = self.state
         if state is _S.AWAITING_CONNECT or state is _S.CONNECTING:
@@ -294,6 +325,16 @@ class ServerConnection(Connection):
             return None
         if state is not _S.CONNECTED:
             return None
+        buffered = self._parser.buffered
+        if buffered and self.frame_timeout is not None:
+            waited = now - self._frame_began
+            if waited >= self.frame_timeout:
+                self.send_error(
+                    "frame timeout",
+                    f"a frame begun {waited:.1f} s ago has not ended ({buffered} bytes of it "
+                    f"received); frame_timeout is {self.frame_timeout:g} s",
+                )
+                return FrameTimeout(waited, buffered)
         if self.heartbeat.peer_dead(now):
             silent = now - self.heartbeat.last_received
             self.send_error(

@@ -30,11 +30,14 @@ class ServerConfig:
     ws_path: str = "/ws"
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     limits: Limits = DEFAULT_LIMITS
-    """Frames after CONNECT: 4 MiB bodies, 128 headers, 8 KiB header lines."""
+    """Frames after CONNECT: 16 MiB bodies, 128 headers, 8 KiB header lines."""
     connect_limits: Limits = CONNECT_LIMITS
     """Bytes before a successful CONNECT: 16 KiB."""
     connect_timeout: float = 5.0
     """Seconds a new connection has to send its CONNECT."""
+    frame_timeout: float = 30.0
+    """Seconds a frame may take to arrive once it has begun, so that a client cannot park
+    the server on half a frame."""
     heartbeat: tuple[int, int] = (10_000, 10_000)
     """What the server offers in CONNECTED's heart-beat header (ms)."""
     heartbeat_grace: float = 2.0
@@ -122,7 +125,7 @@ class ServerConfig:
             )
         if not self.ws_path.startswith("/"):
             raise ConfigError(f"ws_path must start with '/', not {self.ws_path!r}")
-        for name in ("connect_timeout", "heartbeat_grace", "shutdown_grace"):
+        for name in ("connect_timeout", "frame_timeout", "heartbeat_grace", "shutdown_grace"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, not {getattr(self, name)}")
         if not isinstance(self.heartbeat_required, int) or self.heartbeat_required < 0:

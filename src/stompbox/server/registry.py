@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,9 @@ class SessionRegistry:
         self.sessions: set[ServerSession] = set()
         """Open sessions of every transport."""
         self.output = OutputScheduler()
+        self._memory_logged_at = -10.0
+        self._memory_crossings = 0
+        broker.memory.watchers.append(self._memory_changed)
 
     def refusal(self, peer: str) -> str | None:
         """Why a new connection from ``peer`` cannot be served now (logged), or None.
@@ -65,6 +69,34 @@ class SessionRegistry:
         )
         self.sessions.add(session)
         return session
+
+    def _memory_changed(self, over: bool) -> None:
+        """Past the budget, stop reading every client that is not a subscriber (those may
+        need to ACK to free memory; they are paused only when they add to it); below it
+        again, read everyone."""
+        if over:
+            self._log_memory("memory budget exceeded (%s): not reading publishers")
+            for session in self.sessions:
+                broker_session = session.session
+                if broker_session is None or not broker_session.subscriptions:
+                    session.block_for_memory()
+        else:
+            self._log_memory("memory back under budget (%s): reading every client")
+            for session in self.sessions:
+                session.unblock_for_memory()
+
+    def _log_memory(self, message: str) -> None:
+        """Log a crossing of the budget, but not each of the many that a broker working at
+        its budget makes: once per ten seconds, with a count of the rest."""
+        self._memory_crossings += 1
+        now = time.monotonic()
+        if now - self._memory_logged_at < 10.0:
+            return
+        if self._memory_crossings > 1:
+            message += f" ({self._memory_crossings - 1} crossings not logged before this)"
+        log.warning(message, self.broker.memory.describe())
+        self._memory_logged_at = now
+        self._memory_crossings = 0
 
     def shutdown(self) -> None:
         """Tell every client the server is going away; each closes after its output."""

@@ -16,6 +16,7 @@ from stompbox.protocol import (
     ConnectionClosed,
     ConnectTimeout,
     Frame,
+    FrameTimeout,
     HeartbeatTimeout,
     RemoteProtocolError,
     ServerConnection,
@@ -69,6 +70,8 @@ class Application(Protocol):
 
 _OUTPUT_FULL = 1  # reasons to stop reading a client, as bits
 _QUEUE_FULL = 2
+_MEMORY = 4
+_NOT_ITS_FAULT = _QUEUE_FULL | _MEMORY  # not reading: its silence proves nothing
 
 
 class ServerSession:
@@ -80,11 +83,19 @@ class ServerSession:
     is full the broker hands this session nothing more and the session stops reading the
     client: a client that does not read cannot make the server hold more than about one
     ``outbound_buffer`` for it.
+
+    What the session buffers (a partial frame, output the socket has not taken) is
+    charged to the broker's memory budget. While the broker is over its budget, a read
+    that made it hold more (a SEND, a growing partial frame) pauses reading this client;
+    past ``memory_grace`` it gets an ERROR naming the budget.
     """
 
     __slots__ = (
+        "_input_charge",
         "_lost",
+        "_memory_timer",
         "_output",
+        "_output_charge",
         "_read_pauses",
         "_timer",
         "_timer_at",
@@ -134,6 +145,7 @@ class ServerSession:
             limits=config.limits,
             connect_limits=config.connect_limits,
             connect_timeout=config.connect_timeout,
+            frame_timeout=config.frame_timeout,
             output_limit=config.outbound_buffer,
         )
         self.conn.on_output = self._output_waiting
@@ -143,6 +155,9 @@ class ServerSession:
         self._read_pauses = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self._input_charge = 0
+        self._output_charge = 0
+        self._memory_timer: asyncio.TimerHandle | None = None
         self._schedule()
 
     # -- input -------------------------------------------------------------------------
@@ -151,8 +166,16 @@ class ServerSession:
         conn = self.conn
         if conn.closed:
             return
+        memory = self.broker.memory
+        held = memory.used
         conn.receive_data(data, self.loop.time())
         self._process()
+        partial = conn.buffered_input
+        if partial != self._input_charge:
+            memory.adjust(self._input_charge, partial)
+            self._input_charge = partial
+        if memory.over and memory.used > held and not conn.closed:
+            self.block_for_memory()  # this read made the broker hold more
 
     def eof_received(self) -> None:
         self.conn.receive_data(b"")
@@ -264,9 +287,11 @@ class ServerSession:
             transport.writelines(chunks)
         # what the socket still buffers counts against the outbound buffer too, so that
         # a client is never more than one outbound_buffer behind what it was handed
-        self.conn.output_limit = max(
-            self.config.outbound_buffer - transport.get_write_buffer_size(), 0
-        )
+        socket_buffered = transport.get_write_buffer_size()
+        self.conn.output_limit = max(self.config.outbound_buffer - socket_buffered, 0)
+        if socket_buffered != self._output_charge:
+            self.broker.memory.adjust(self._output_charge, socket_buffered)
+            self._output_charge = socket_buffered
         session = self.session
         if session is not None and not session.closed:
             # a connection on its way out (an ERROR, a DISCONNECT) is handed nothing more:
@@ -283,6 +308,9 @@ class ServerSession:
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        socket_buffered = self.transport.get_write_buffer_size()
+        self.broker.memory.adjust(self._output_charge, socket_buffered)
+        self._output_charge = socket_buffered
         self._resume_reading(_OUTPUT_FULL)
         session = self.session
         if session is not None and not session.closed and self.conn.buffered == 0:
@@ -298,6 +326,33 @@ class ServerSession:
 
     def fail(self, message: str, detail: str) -> None:
         self.error(message, detail)
+
+    # the memory budget
+
+    def block_for_memory(self) -> None:
+        """Stop reading this client while the broker is over its memory budget; it gets
+        an ERROR if that lasts ``memory_grace`` seconds."""
+        if self._read_pauses & _MEMORY or self.conn.closed:
+            return
+        self._pause_reading(_MEMORY)
+        grace = self.broker.config.memory_grace
+        self._memory_timer = self.loop.call_later(grace, self._memory_grace_over)
+
+    def unblock_for_memory(self) -> None:
+        if self._memory_timer is not None:
+            self._memory_timer.cancel()
+            self._memory_timer = None
+        self._resume_reading(_MEMORY)
+
+    def _memory_grace_over(self) -> None:
+        self._memory_timer = None
+        memory = self.broker.memory
+        self.error(
+            "memory budget exceeded",
+            f"the broker holds more than its memory budget ({memory.describe()}) and has "
+            f"not read this connection for memory_grace={self.broker.config.memory_grace:g} "
+            "s; what it sent before was accepted, nothing after",
+        )
 
     def _pause_reading(self, reason: int) -> None:
         if not self._read_pauses and not self.transport.is_closing():
@@ -324,6 +379,11 @@ class ServerSession:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._memory_timer is not None:
+            self._memory_timer.cancel()
+            self._memory_timer = None
+        self.broker.memory.release(self._input_charge + self._output_charge)
+        self._input_charge = self._output_charge = 0
         if self._lost is not None:
             self._lost(self)
             self._lost = None
@@ -353,8 +413,11 @@ class ServerSession:
         conn = self.conn
         if conn.closed:
             return
-        result = conn.tick(self.loop.time())
-        if isinstance(result, (HeartbeatTimeout, ConnectTimeout)):
+        now = self.loop.time()
+        if self._read_pauses & _NOT_ITS_FAULT:
+            conn.not_reading(now)
+        result = conn.tick(now)
+        if isinstance(result, (HeartbeatTimeout, ConnectTimeout, FrameTimeout)):
             log.warning("%s: %s", self.peer, type(result).__name__)
             self._close()
             return
