@@ -40,6 +40,8 @@ class Frame:
     command: str
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    malformed: list[str] = field(default_factory=list)
+    """Header lines without a colon: what a frame glued onto another looks like."""
 
     def get(self, name: str, default: str | None = None) -> str | None:
         for key, value in self.headers:
@@ -78,8 +80,11 @@ class FrameReader:
             lines = bytes(buf[:end]).decode("utf-8", "replace").split("\n")
             command = lines[0].rstrip("\r")
             headers = []
+            malformed = []
             for line in lines[1:]:
-                name, _, value = line.rstrip("\r").partition(":")
+                name, colon, value = line.rstrip("\r").partition(":")
+                if not colon or not name:
+                    malformed.append(line)
                 if self.version != "1.0" and command != "CONNECTED":
                     name, value = _unescape(name), _unescape(value)
                 headers.append((name, value))
@@ -93,7 +98,7 @@ class FrameReader:
                 stop = buf.find(b"\0", start)
                 if stop < 0:
                     break
-            frame = Frame(command, headers, bytes(buf[start:stop]))
+            frame = Frame(command, headers, bytes(buf[start:stop]), malformed)
             del buf[: stop + 1]
             if command == "CONNECTED":
                 self.version = frame.get("version", "1.0") or "1.0"
