@@ -51,9 +51,24 @@ class WebSocketProtocol(asyncio.Protocol):
     server is full) or whatever else is wrong. The upgrade opens the session and swaps
     in a fresh protocol for the frames, so that nothing of the handshake outlives it but
     the ASGI-like scope the session keeps for authenticators.
+
+    A WebSocket frame on its way is held by the protocol's reader: it is bounded as the
+    STOMP frame it carries is, to ``connect_limits`` before CONNECT, charged to the
+    memory budget, and given ``frame_timeout`` to arrive once begun.
     """
 
-    __slots__ = ("_closing", "_head", "_registry", "_tcp", "_timer", "_ws", "session")
+    __slots__ = (
+        "_charged",
+        "_closing",
+        "_frame_began",
+        "_frame_timer",
+        "_head",
+        "_registry",
+        "_tcp",
+        "_timer",
+        "_ws",
+        "session",
+    )
 
     _tcp: asyncio.Transport  # from connection_made on
 
@@ -66,6 +81,10 @@ class WebSocketProtocol(asyncio.Protocol):
         self._closing = False
         """True once no more WebSocket messages can be sent."""
         self.session: ServerSession | None = None
+        self._charged = 0
+        """Bytes of an unfinished WebSocket frame charged to the memory budget."""
+        self._frame_began = 0.0
+        self._frame_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol: what the TCP transport tells us ------------------------------
 
@@ -85,10 +104,12 @@ class WebSocketProtocol(asyncio.Protocol):
             self._handshake(data)
             return
         ws = self._ws
+        had_partial = bool(ws.reader.buffer)
         ws.receive_data(data)
+        events = ws.events_received()
         payloads = [
             event.data
-            for event in ws.events_received()
+            for event in events
             if isinstance(event, Frame) and event.opcode in _DATA_OPCODES
         ]
         if payloads:
@@ -96,6 +117,9 @@ class WebSocketProtocol(asyncio.Protocol):
             session.data_received(
                 cast(bytes, payloads[0]) if len(payloads) == 1 else b"".join(payloads)
             )
+        partial = len(ws.reader.buffer)
+        if partial or self._charged:
+            self._unfinished_frame(session, partial, started=bool(events) or not had_partial)
         self._send_pending()  # pongs; the answer to a close, or to a protocol error
 
     def eof_received(self) -> bool | None:
@@ -116,6 +140,12 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._frame_timer is not None:
+            self._frame_timer.cancel()
+            self._frame_timer = None
+        if self._charged:
+            self._registry.broker.memory.release(self._charged)
+            self._charged = 0
         session, self.session = self.session, None
         if session is not None:
             session.connection_lost()
@@ -173,6 +203,52 @@ class WebSocketProtocol(asyncio.Protocol):
             self._tcp.resume_reading()
 
     # -- inside -------------------------------------------------------------------------
+
+    def _unfinished_frame(self, session: ServerSession, size: int, *, started: bool) -> None:
+        """Account for the ``size`` bytes of a WebSocket frame still on its way;
+        ``started`` when it began with this read (or a frame completed in it)."""
+        memory = self._registry.broker.memory
+        grew = size > self._charged
+        memory.adjust(self._charged, size)
+        self._charged = size
+        if not size:
+            if self._frame_timer is not None:
+                self._frame_timer.cancel()
+                self._frame_timer = None
+            return
+        limits = self._registry.config.connect_limits
+        if session.session is None and size > (limits.max_frame_size or size):
+            session.error(
+                f"max_frame_size limit of {limits.max_frame_size} exceeded",
+                "a WebSocket message before CONNECT may not be larger than a CONNECT frame",
+            )
+            return
+        if grew and memory.over:
+            session.block_for_memory()
+        loop = asyncio.get_running_loop()
+        if started:
+            self._frame_began = loop.time()
+        if self._frame_timer is None:
+            timeout = self._registry.config.frame_timeout
+            self._frame_timer = loop.call_at(self._frame_began + timeout, self._frame_late)
+
+    def _frame_late(self) -> None:
+        self._frame_timer = None
+        session = self.session
+        if session is None or not self._charged:
+            return
+        timeout = self._registry.config.frame_timeout
+        waited = asyncio.get_running_loop().time() - self._frame_began
+        if waited < timeout:  # frames completed since: time the one on its way now
+            self._frame_timer = asyncio.get_running_loop().call_later(
+                timeout - waited, self._frame_late
+            )
+            return
+        session.error(
+            "frame timeout",
+            f"a WebSocket frame begun {waited:.1f} s ago has not ended ({self._charged} bytes "
+            f"of it received); frame_timeout is {timeout:g} s",
+        )
 
     def _send_pending(self) -> None:
         """Write what the WebSocket protocol queued. Its end-of-stream mark means the
