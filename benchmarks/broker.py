@@ -9,10 +9,14 @@ Web-STOMP plugins too (``scripts/rabbitmq.sh start``), then prints the ratios
 - topic 1->N over TCP for each N of ``--fanouts`` (and of ``--ws-fanouts`` over WebSocket),
   each run sending ``--fanout-deliveries / N`` messages;
 - latency percentiles at 2,000 msg/s, over TCP and over WebSocket;
-- resident memory per idle connection, over TCP and over WebSocket.
+- resident memory per idle connection, over TCP and over WebSocket;
+- ``persistent``: pipelined SENDs with a receipt each (at most ``--inflight`` unconfirmed)
+  to a queue with one consumer, without and with ``persistent:true``, and their ratio.
+  stompbox runs with a message store in a temporary directory for it.
 
     python benchmarks/broker.py
     python benchmarks/broker.py --only stompbox --scenarios queue,topic --json out.json
+    python benchmarks/broker.py --only stompbox --scenarios persistent --transports tcp
 
 ``--json`` writes every figure with its label, unit and per-broker value, which
 ``benchmarks/report.py`` turns into plots and the table of docs/performance.md.
@@ -22,12 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import platform
 import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from stompbox._version import __version__
-from stompbox.cli.links import Link, open_link, read_frame, stomp_connect
+from stompbox.cli.links import Link, open_link, read_frame, stomp_connect, subscribe
 from stompbox.cli.load import BODY, flow, latency, open_idle
 from stompbox.net import parse_url
 
@@ -50,6 +56,8 @@ SIZES = (
     "seconds",
     "connections",
     "ws_connections",
+    "persistent_messages",
+    "inflight",
 )
 """The arguments that make a run longer or shorter than the documented one."""
 
@@ -132,7 +140,13 @@ def server_header(url: str) -> str:
         link.close()
 
 
-def start_stompbox(port: int, ws_port: int) -> Target:
+def start_stompbox(port: int, ws_port: int, store: Path | None = None) -> Target:
+    """``stompbox serve`` on these ports; with ``store``, persistent messages go there."""
+    config: list[str] = []
+    if store is not None:
+        toml = store.with_suffix(".toml")
+        toml.write_text(f"[broker]\nstore = {json.dumps(str(store))}\n")
+        config = ["--config", str(toml)]
     process = subprocess.Popen(
         [
             sys.executable,
@@ -145,6 +159,7 @@ def start_stompbox(port: int, ws_port: int) -> Target:
             str(ws_port),
             "--log-level",
             "warning",
+            *config,
         ]
     )
     url = f"stomp://guest:guest@127.0.0.1:{port}/"
@@ -174,6 +189,60 @@ def idle_memory(pid: int, url: str, count: int, hold: list[Link]) -> float:
     time.sleep(1.0)
     wait_quiet(pid)
     return (rss_kib(pid) - before) / count
+
+
+def _drain(url: str, destination: str, messages: int, ready: Any) -> None:
+    """One auto-ack consumer that counts NULs until ``messages`` deliveries."""
+    link = stomp_connect(parse_url(url))
+    subscribe(link, destination)
+    ready.send(True)
+    got = 0
+    while got < messages:
+        data = link.recv()
+        if not data:
+            break
+        got += data.count(b"\0")
+    link.close()
+
+
+def receipted(url: str, destination: str, messages: int, inflight: int, persistent: bool) -> float:
+    """SENDs confirmed per second: each SEND asks for a RECEIPT, many go in one write and
+    at most ``inflight`` wait for theirs; one consumer (another process) takes them."""
+    ctx = mp.get_context("fork")
+    ready_recv, ready_send = ctx.Pipe(False)
+    consumer = ctx.Process(target=_drain, args=(url, destination, messages, ready_send))
+    consumer.start()
+    if not ready_recv.poll(30):
+        consumer.kill()
+        raise ConnectionError("the consumer did not subscribe within 30 s")
+    link = stomp_connect(parse_url(url))
+    extra = "persistent:true\n" if persistent else ""
+    frame = (
+        (
+            f"SEND\ndestination:{destination}\ncontent-type:text/plain\n{extra}receipt:r\n"
+            f"content-length:{len(BODY)}\n\n"
+        ).encode()
+        + BODY
+        + b"\0"
+    )
+    per_write = min(link.frames_per_send, inflight)
+    batch = frame * per_write
+    sent = confirmed = 0
+    start = time.monotonic()
+    while confirmed < messages:
+        if sent < messages and sent - confirmed + per_write <= inflight:
+            count = min(per_write, messages - sent)
+            link.send(batch if count == per_write else frame * count)
+            sent += count
+            continue
+        data = link.recv()
+        if not data:
+            raise ConnectionError("broker closed the producer's connection")
+        confirmed += data.count(b"\0")
+    seconds = time.monotonic() - start
+    link.close()
+    consumer.join(60)
+    return messages / seconds
 
 
 def fanout_messages(subscribers: int, args: argparse.Namespace) -> int:
@@ -238,6 +307,33 @@ def measure(target: Target, args: argparse.Namespace, catalogue: dict[str, Figur
                     subs,
                     fanout_messages(subs, args),
                 )
+    for key, name, url, _ in over:
+        if "persistent" in scenarios:
+            rates = []
+            for persistent in (False, True):
+                wait_quiet(target.pid)
+                rate = receipted(
+                    url,
+                    f"/queue/durable-{key}",
+                    args.persistent_messages,
+                    args.inflight,
+                    persistent,
+                )
+                kind = "persistent" if persistent else "not persistent"
+                figure = Figure(
+                    f"receipted_{key}{'_persistent' if persistent else ''}",
+                    f"SEND+RECEIPT, {kind}, {name}",
+                    "msg/s",
+                    True,
+                )
+                show(
+                    figure, rate, {"messages": args.persistent_messages, "inflight": args.inflight}
+                )
+                rates.append(rate)
+            figure = Figure(
+                f"persistent_ratio_{key}", f"persistent / not persistent, {name}", "x", True
+            )
+            show(figure, rates[1] / rates[0])
     for key, name, url, _ in over:
         if "latency" in scenarios:
             wait_quiet(target.pid)
@@ -321,7 +417,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", choices=["stompbox", "rabbitmq"])
-    parser.add_argument("--scenarios", default="queue,topic,latency,memory")
+    parser.add_argument(
+        "--scenarios", default="queue,topic,latency,memory", help="and persistent (not by default)"
+    )
     parser.add_argument("--transports", default="tcp,ws", help="tcp, ws or both")
     parser.add_argument("--messages", type=int, default=200_000, help="queue 1->1 messages")
     parser.add_argument("--fanouts", type=numbers, default=[1, 10, 100, 1000], metavar="N,...")
@@ -331,6 +429,12 @@ def main() -> None:
         type=int,
         default=1_000_000,
         help="deliveries per topic 1->N run (messages = this / N)",
+    )
+    parser.add_argument(
+        "--persistent-messages", type=int, default=50_000, help="persistent: SENDs per run"
+    )
+    parser.add_argument(
+        "--inflight", type=int, default=2_000, help="persistent: SENDs awaiting their receipt"
     )
     parser.add_argument("--rate", type=int, default=2_000, help="latency: messages per second")
     parser.add_argument("--seconds", type=float, default=5.0, help="latency run time")
@@ -347,8 +451,10 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 20_000), hard))
 
     targets: list[Target] = []
+    scratch = tempfile.TemporaryDirectory(prefix="stompbox-bench-")
+    store = Path(scratch.name) / "messages.db" if "persistent" in args.scenarios else None
     if args.only in (None, "stompbox"):
-        targets.append(start_stompbox(args.stompbox_port, args.stompbox_ws_port))
+        targets.append(start_stompbox(args.stompbox_port, args.stompbox_ws_port, store))
     if args.only in (None, "rabbitmq"):
         if reachable(args.rabbitmq_url, 1.0):
             rabbit = Target("rabbitmq", args.rabbitmq_url, args.rabbitmq_ws_url, rabbitmq_pid())
@@ -365,6 +471,7 @@ def main() -> None:
             if target.process is not None:
                 target.process.send_signal(signal.SIGTERM)
                 target.process.wait(15)
+        scratch.cleanup()
     if len(targets) == 2:
         ours, theirs = targets
         print("== stompbox compared with rabbitmq (higher is better for stompbox)")
