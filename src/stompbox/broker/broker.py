@@ -27,7 +27,7 @@ from .memory import MESSAGE_OVERHEAD, MemoryBudget
 from .message import BROKER_HEADERS, Message
 from .queues import QueueDestination
 from .session import Session, SessionSink, Subscription, Transaction
-from .store import MessageStore
+from .store import MessageStore, StoreError
 
 __all__ = ["Broker", "BrokerStats"]
 
@@ -80,8 +80,12 @@ class Broker:
         }
         """The method for each client command the broker carries out; built once here
         rather than per connection."""
-        self.store = MessageStore(self.config.store) if self.config.store else None
-        if self.store is not None:
+        self.sync_soon: Callable[[], object] | None = None
+        """Called when the store gains changes to commit; the server sets it to schedule
+        :meth:`sync` within the event-loop turn."""
+        self.store: MessageStore | None = None
+        if self.config.store:
+            self.store = MessageStore(self.config.store, on_change=self._store_changed)
             self._restore(self.store)
 
     def _restore(self, store: MessageStore) -> None:
@@ -107,10 +111,39 @@ class Broker:
         if restored:
             log.info("restored %d persistent message(s) from %s", restored, store.path)
 
+    def _store_changed(self) -> None:
+        if self.sync_soon is not None:
+            self.sync_soon()
+
+    def sync(self, *, lazy: bool = False) -> bool:
+        """Commit the store's pending changes to disk, in one transaction and one sync.
+
+        Call it before writing output that may depend on them: a RECEIPT for a persistent
+        SEND, a MESSAGE of a stored message (which is marked as delivered). The server does
+        so once per event-loop turn for all connections (group commit); without a server,
+        changes are committed here or by :meth:`close`. With ``lazy``, only changes a
+        client may hear of next are worth a sync now; removals of consumed messages wait.
+
+        Returns False, logged, if the commit failed (a full disk): the changes stay
+        pending for the next call, and output that depends on them must wait.
+        """
+        store = self.store
+        if store is None or not (store.urgent if lazy else store.pending):
+            return True
+        try:
+            store.commit()
+        except StoreError as exc:
+            log.error("%s; output waits until a commit succeeds", exc)
+            return False
+        return True
+
     def close(self) -> None:
-        """Release the message store, if any (persistent messages stay in it)."""
+        """Commit and release the message store, if any (persistent messages stay in it)."""
         if self.store is not None:
-            self.store.close()
+            try:
+                self.store.close()
+            except StoreError as exc:
+                log.error("%s", exc)
             self.store = None
 
     def _forget(self, message: Message) -> None:
@@ -144,6 +177,10 @@ class Broker:
                 blocked.remove(session)
             session.blocked_on = None
         unsent, session.settling = session.settling, []
+        if self.store is not None:
+            for message in unsent:  # never reached the client: not a redelivery
+                if message.stored is not None:
+                    self.store.redelivered(message.stored, message.redeliveries)
         for message in reversed(unsent):
             self._queue(message.destination).push_front([message])
         for sub in list(session.subscriptions.values()):
@@ -277,10 +314,9 @@ class Broker:
         message = Message(destination, f"{self._run}-{self._counter}", headers, body)
         self.stats.published += 1
         if kind is _QUEUE:
-            if self.store is not None and ("persistent", "true") in headers:
-                message.stored = self.store.add(destination, headers, body)
             queue = self._queue(destination)
-            self._enqueue(queue, message)
+            persistent = self.store is not None and ("persistent", "true") in headers
+            self._enqueue(queue, message, persistent)
             return queue
         subs: list[Subscription] = []
         targets: list[tuple[ServerConnection, str]] = []
@@ -301,9 +337,12 @@ class Broker:
             self.stats.delivered += len(targets)
         return None
 
-    def _enqueue(self, queue: Queue, message: Message) -> None:
+    def _enqueue(self, queue: Queue, message: Message, persistent: bool = False) -> None:
+        """Deliver or queue ``message``; it is stored only once it has been accepted."""
         consumer = queue.next_consumer() if not queue.backlog else None
         if consumer is not None:
+            if persistent:
+                self._store(message)
             self.memory.charge(len(message.body) + MESSAGE_OVERHEAD)
             self._deliver(consumer, message)
             return
@@ -319,12 +358,20 @@ class Broker:
                 f"{config.queue_max_messages} and queue_max_bytes={config.queue_max_bytes}. "
                 "The message was not accepted.",
             )
+        if persistent:
+            self._store(message)
         self.memory.charge(len(message.body) + MESSAGE_OVERHEAD)
         queue.push(message)
         self._dispatch(queue)
 
+    def _store(self, message: Message) -> None:
+        assert self.store is not None
+        message.stored = self.store.add(message.destination, message.headers, message.body)
+
     def _deliver(self, sub: Subscription, message: Message) -> None:
         session = sub.session
+        if message.stored is not None and self.store is not None:
+            self.store.delivered(message.stored)  # committed before its bytes go out
         if sub.ack == "auto":
             if sub.queue is not None:
                 session.settling.append(message)  # consumed once its bytes are out

@@ -36,7 +36,11 @@ class SessionRegistry:
         self.app = app
         self.sessions: set[ServerSession] = set()
         """Open sessions of every transport."""
-        self.output = OutputScheduler()
+        self.output = OutputScheduler(broker.sync if broker.store is not None else None)
+        """Writes every session's output, after the broker's store has committed what
+        that output depends on (group commit)."""
+        if broker.store is not None:
+            broker.sync_soon = self.output.wake
         self._memory_logged_at = -10.0
         self._memory_crossings = 0
         broker.memory.watchers.append(self._memory_changed)
