@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from stompbox.broker.config import SlowConsumerPolicy
+from stompbox.broker.store import StoreError
 from stompbox.server.config import ConfigError, ServerConfig
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ def _serve(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"stompbox serve: --relay: {exc}", file=sys.stderr)
             return 2
+        except StoreError as exc:
+            print(f"stompbox serve: {exc}", file=sys.stderr)
+            return 1
         config, broker = app.config, app.broker
     elif args.app is not None:
         try:
@@ -57,6 +61,9 @@ def _serve(args: argparse.Namespace) -> int:
         except (ImportError, AttributeError, TypeError, OSError) as exc:
             print(f"stompbox serve: cannot load app {args.app!r}: {exc}", file=sys.stderr)
             return 2
+        except StoreError as exc:  # the app built its broker on import
+            print(f"stompbox serve: {exc}", file=sys.stderr)
+            return 1
         # the app's own broker settings (prefixes, separator) stay; where to listen is ours
         for name in ("host", "port", "ws_port", "ws_path", *overrides):
             setattr(app.config, name, getattr(config, name))
@@ -73,6 +80,9 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         run(config, broker, app)
+    except StoreError as exc:  # reported before listening: the store path and why
+        print(f"stompbox serve: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         ports = f"{config.port}" + (f" and {config.ws_port}" if config.ws_port else "")
         print(f"stompbox serve: cannot listen on {config.host}:{ports}: {exc}", file=sys.stderr)

@@ -1,0 +1,150 @@
+"""Persistent messages through a real ``stompbox serve``, killed with SIGKILL and restarted
+on the same store: what a RECEIPT promises, and what comes back redelivered."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ..support import free_port, stompbox, wait_for_port
+from .helpers import RawClient
+
+
+class Served:
+    """``stompbox serve`` with a message store: started, killed with SIGKILL, restarted."""
+
+    def __init__(self, tmp_path: Path, broker: str = "") -> None:
+        self.store = tmp_path / "messages.db"
+        self.port = free_port()
+        self.config = tmp_path / "stompbox.toml"
+        self.config.write_text(
+            f'[server]\nport = {self.port}\nws_port = 0\n\n[broker]\nstore = "{self.store}"\n'
+            + broker
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Served:
+        self.process = subprocess.Popen(
+            stompbox("serve", "--config", str(self.config), "--log-level", "warning"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no session closes, no final commit; only what was synced survives."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    server = Served(tmp_path, "queue_max_messages = 10\n")
+    yield server.start()
+    server.kill()
+
+
+def persistent_send(body: str, receipt: str) -> bytes:
+    return f"SEND\ndestination:/queue/q\npersistent:true\nreceipt:{receipt}\n\n{body}\0".encode()
+
+
+def drain(port: int, ack: str = "auto") -> list[tuple[str, str | None, str | None]]:
+    """Subscribe and take every message there is: (body, redelivered, redelivery-count)."""
+    client = RawClient(port)
+    client.connect()
+    client.send(f"SUBSCRIBE\nid:0\ndestination:/queue/q\nack:{ack}\n\n\0".encode())
+    got = []
+    while True:
+        try:
+            frame = client.next_frame(timeout=0.5)
+        except TimeoutError:
+            return got
+        assert frame.command == "MESSAGE", frame
+        got.append((frame.body.decode(), frame.get("redelivered"), frame.get("redelivery-count")))
+
+
+def test_receipted_messages_survive_kill_9_and_refused_ones_never_come_back(
+    served: Served,
+) -> None:
+    producer = RawClient(served.port)
+    producer.connect()
+    producer.send(b"".join(persistent_send(f"kept {n}", str(n)) for n in range(10)))
+    assert [producer.next_frame().get("receipt-id") for _ in range(10)] == [
+        str(n) for n in range(10)
+    ]
+    for n in range(10):  # the queue is full: each is refused, and its connection closed
+        refused = RawClient(served.port)
+        refused.connect()
+        refused.send(persistent_send(f"refused {n}", "r"))
+        error = refused.next_frame()
+        assert (error.command, error.get("message")) == ("ERROR", "queue full")
+    served.kill()
+    served.start()
+    assert drain(served.port) == [(f"kept {n}", None, None) for n in range(10)]
+    served.kill()
+    served.start()
+    assert drain(served.port) == []  # consumed by an auto subscriber: gone for good
+
+
+def test_delivered_unacked_messages_come_back_redelivered_after_kill_9(served: Served) -> None:
+    producer = RawClient(served.port)
+    producer.connect()
+    bodies = ("acked", "held", "next", "waiting")
+    producer.send(b"".join(persistent_send(body, body) for body in bodies))
+    assert [producer.next_frame().command for _ in bodies] == ["RECEIPT"] * 4
+    consumer = RawClient(served.port)
+    consumer.connect()
+    consumer.send(b"SUBSCRIBE\nid:0\ndestination:/queue/q\nack:client-individual\n")
+    consumer.send(b"prefetch-count:2\n\n\0")
+    first, second = consumer.next_frame(), consumer.next_frame()
+    assert (first.body, second.body) == (b"acked", b"held")
+    consumer.send(f"ACK\nid:{first.get('ack')}\nreceipt:a\n\n\0".encode())
+    third = consumer.next_frame()  # the ACK made room for one more
+    assert (third.command, third.body) == ("MESSAGE", b"next")
+    assert consumer.next_frame().get("receipt-id") == "a"  # the ACK is on disk too
+    served.kill()
+    served.start()
+    assert drain(served.port, "client-individual") == [
+        ("held", "true", "1"),
+        ("next", "true", "1"),
+        ("waiting", None, None),
+    ]
+    served.kill()  # all handed out again and not acked: one more attempt each
+    served.start()
+    assert drain(served.port) == [
+        ("held", "true", "2"),
+        ("next", "true", "2"),
+        ("waiting", "true", "1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda store: store.write_bytes(os.urandom(8192)), "file is not a database"),
+        (lambda store: None, "unable to open database file"),
+    ],
+    ids=["random-bytes", "missing-directory"],
+)
+def test_a_store_that_cannot_be_used_stops_serve_with_its_path_and_why(
+    tmp_path: Path, make: object, reason: str
+) -> None:
+    store = tmp_path / "messages.db"
+    if reason == "unable to open database file":
+        store = tmp_path / "missing" / "messages.db"
+    else:
+        make(store)  # type: ignore[operator]
+    config = tmp_path / "stompbox.toml"
+    config.write_text(f'[server]\nport = {free_port()}\nws_port = 0\n[broker]\nstore = "{store}"\n')
+    done = subprocess.run(
+        stompbox("serve", "--config", str(config)), capture_output=True, text=True, timeout=20
+    )
+    assert done.returncode == 1
+    assert f"stompbox serve: message store {store}: cannot open: {reason}" in done.stderr
+    assert "Traceback" not in done.stderr
