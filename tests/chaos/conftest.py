@@ -4,14 +4,18 @@ Bounded by default (what CI runs); ``CHAOS_SCALE=full`` runs the issue's figures
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from .process import BrokerProcess
+from .wire import StompClient
+
+T = TypeVar("T")
 
 FULL = os.environ.get("CHAOS_SCALE", "").lower() in ("full", "1", "yes", "true")
 
@@ -23,6 +27,19 @@ RSS_CEILING = 400.0
 def scale(bounded: int, full: int) -> int:
     """The bounded figure in CI, the issue's with ``CHAOS_SCALE=full``."""
     return full if FULL else bounded
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+    """Run a test body on a fresh event loop, bounded in time; whatever clients it leaves
+    open are closed before the loop ends, pass or fail."""
+
+    async def bounded() -> T:
+        try:
+            return await asyncio.wait_for(coro, timeout)
+        finally:
+            await StompClient.close_all()
+
+    return asyncio.run(bounded())
 
 
 BrokerFactory = Callable[..., BrokerProcess]

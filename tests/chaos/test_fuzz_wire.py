@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ..support import run
-from .conftest import RSS_CEILING, BrokerFactory, scale
+from .conftest import RSS_CEILING, BrokerFactory, run, scale
 from .process import BrokerProcess
 from .wire import Frame, StompClient, encode_frame
 

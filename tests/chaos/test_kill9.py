@@ -26,8 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from ..support import run
-from .conftest import RSS_CEILING, BrokerFactory, scale
+from .conftest import RSS_CEILING, BrokerFactory, run, scale
 from .process import BrokerProcess
 from .wire import StompClient, encode_frame
 
@@ -134,10 +133,23 @@ async def _producer(
         await asyncio.gather(reader, return_exceptions=True)
 
 
-async def _filler(broker: BrokerProcess, ledger: Ledger, name: str, stop: asyncio.Event) -> None:
-    """Persistent SENDs to a queue nobody consumes, one at a time, past its limit."""
+async def _filler(
+    broker: BrokerProcess, ledger: Ledger, name: str, stop: asyncio.Event, refused: asyncio.Event
+) -> None:
+    """Fills a queue nobody consumes (pipelined persistent SENDs), then sends one more at a
+    time past its limit: each is refused, and the connection with it. ``refused`` is set
+    after the fifth refusal."""
     seq = 0
     refusals = 0
+
+    async def one(client: StompClient) -> None:
+        nonlocal seq
+        seq += 1
+        message_id = f"{name}-{seq}"
+        headers = [("destination", FULL), ("x-id", message_id), ("receipt", message_id)]
+        await client.send_frame("SEND", [*headers, ("persistent", "true")])
+        ledger.sent_persistent += 1
+
     while not stop.is_set() and refusals < 20:
         try:
             client = await StompClient.tcp(broker.port)
@@ -145,25 +157,27 @@ async def _filler(broker: BrokerProcess, ledger: Ledger, name: str, stop: asynci
         except (OSError, EOFError, TimeoutError, AssertionError):
             return
         try:
-            while not stop.is_set():
-                seq += 1
-                message_id = f"{name}-{seq}"
-                headers = [("destination", FULL), ("x-id", message_id), ("receipt", message_id)]
-                await client.send_frame("SEND", [*headers, ("persistent", "true")])
-                ledger.sent_persistent += 1
-                frame = await client.read_frame(5)
+            sending = 1 if seq >= QUEUE_MAX else QUEUE_MAX
+            for _ in range(sending):
+                await one(client)
+            for _ in range(sending):
+                frame = await client.read_frame(10)
+                receipt = frame.get("receipt-id") or ""
                 if frame.command == "RECEIPT":
-                    ledger.receipted.add(message_id)
+                    ledger.receipted.add(receipt)
                 elif frame.command == "ERROR":
-                    if frame.get("receipt-id") == message_id:
-                        ledger.refused.add(message_id)
+                    if receipt:
+                        ledger.refused.add(receipt)
                         refusals += 1
+                        if refusals >= 5:
+                            refused.set()
                     if not frame.get("message"):
                         ledger.failures.append(f"ERROR without message: {frame}")
                     break
         except (OSError, EOFError, TimeoutError):
             pass
         await client.close()
+    refused.set()
 
 
 async def _consumer(
@@ -250,8 +264,10 @@ def test_kill9_under_mixed_load_loses_no_receipted_message_and_resurrects_no_ref
             asyncio.create_task(_producer(broker, ledger, f"{r}-p{i}", random.Random(i), stop))
             for i in range(2)
         ]
-        load.append(asyncio.create_task(_filler(broker, ledger, f"{r}-f", stop)))
-        await asyncio.sleep(rng.uniform(1.0, 2.5))
+        refused = asyncio.Event()
+        load.append(asyncio.create_task(_filler(broker, ledger, f"{r}-f", stop, refused)))
+        await asyncio.wait_for(refused.wait(), 20)
+        await asyncio.sleep(rng.uniform(0.2, 2.0))
         peak = broker.peak()
         broker.kill()
         killed = time.monotonic()

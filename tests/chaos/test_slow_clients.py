@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from ..support import run
-from .conftest import RSS_CEILING, BrokerFactory, scale
+from .conftest import RSS_CEILING, BrokerFactory, run, scale
 from .process import BrokerProcess
 from .wire import StompClient
 

@@ -17,6 +17,7 @@ import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -247,7 +248,11 @@ class _RawWebSocketLink(_TcpLink):
 class StompClient:
     """A STOMP connection driven by hand. Frames read are also kept in ``received``."""
 
+    opened: ClassVar[set[StompClient]] = set()
+    """Every client not yet closed."""
+
     def __init__(self, link: _Link, local_port: int) -> None:
+        StompClient.opened.add(self)
         self.link = link
         self.local_port = local_port
         """This end's port, to find the server's end in /proc/net/tcp."""
@@ -260,13 +265,8 @@ class StompClient:
 
     @classmethod
     async def tcp(cls, port: int, *, rcvbuf: int | None = None) -> StompClient:
-        sock = socket.socket()
-        if rcvbuf is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-        reader, writer = await asyncio.open_connection(sock=sock)
-        return cls(_TcpLink(reader, writer), sock.getsockname()[1])
+        reader, writer = await _open_socket(port, rcvbuf)
+        return cls(_TcpLink(reader, writer), writer.get_extra_info("sockname")[1])
 
     @classmethod
     async def websocket(cls, port: int, path: str = "/ws") -> StompClient:
@@ -283,12 +283,7 @@ class StompClient:
     async def raw_websocket(
         cls, port: int, path: str = "/ws", *, rcvbuf: int | None = None
     ) -> StompClient:
-        sock = socket.socket()
-        if rcvbuf is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-        reader, writer = await asyncio.open_connection(sock=sock)
+        reader, writer = await _open_socket(port, rcvbuf)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
             (
@@ -298,10 +293,15 @@ class StompClient:
                 "\r\n\r\n"
             ).encode()
         )
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            writer.transport.abort()
+            raise ConnectionError(f"WebSocket upgrade failed: {exc!r}") from None
         if not head.startswith(b"HTTP/1.1 101"):
+            writer.transport.abort()
             raise ConnectionError(f"WebSocket upgrade refused: {head[:200]!r}")
-        return cls(_RawWebSocketLink(reader, writer), sock.getsockname()[1])
+        return cls(_RawWebSocketLink(reader, writer), writer.get_extra_info("sockname")[1])
 
     @classmethod
     async def open(cls, kind: str, port: int) -> StompClient:
@@ -398,5 +398,29 @@ class StompClient:
         return [f for f in self.received if f.command == "ERROR"]
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.link.close()
+        if self in StompClient.opened:
+            StompClient.opened.discard(self)
+            with contextlib.suppress(Exception):
+                await self.link.close()
+
+    @classmethod
+    async def close_all(cls) -> None:
+        """Close every client still open, before the event loop they belong to ends."""
+        for client in list(cls.opened):
+            await client.close()
+        await asyncio.sleep(0)  # let the transports finish closing
+
+
+async def _open_socket(
+    port: int, rcvbuf: int | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    sock = socket.socket()
+    try:
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        return await asyncio.open_connection(sock=sock)
+    except BaseException:
+        sock.close()
+        raise
