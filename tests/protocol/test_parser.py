@@ -291,6 +291,25 @@ def test_malformed_frames(data: bytes, match: str) -> None:
         parse(data)
 
 
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"ab\nx:y:z",  # a line without a colon, another with two: as many colons as lines
+        b"x:y:z\nab",
+        b"destination:/a\nab\nx:y:z",
+        b"destination:/a\nx:y:z\nab",
+        b"destination:/a\nab\nx::y",  # would have made an empty name
+        b"a:1\nb:2\nc:3\nd\ne:5:6",
+    ],
+)
+def test_a_line_without_a_colon_is_refused_whatever_the_colon_count(
+    block: bytes, version: str
+) -> None:
+    with pytest.raises(RemoteProtocolError, match="is not name:value"):
+        parse(b"SEND\n" + block + b"\n\n\x00", version)
+
+
 def test_error_offset_counts_from_stream_start() -> None:
     parser = FrameParser("1.2")
     parser.feed(b"SEND\ndestination:/a\n\nok\x00\n")

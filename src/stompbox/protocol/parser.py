@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NoReturn
 
 from .errors import LimitExceeded, RemoteProtocolError
 from .escaping import UNESCAPED_COMMANDS, unescape
@@ -25,6 +25,7 @@ __all__ = ["DEFAULT_LIMITS", "FrameParser", "Limits"]
 
 _new_frame = tuple.__new__
 _NO_LIMIT: Final = 1 << 62
+_NOT_SEPARATORS: Final = bytes(b for b in range(256) if b not in b"\n:")
 
 
 def _unbounded(limit: int | None) -> int:
@@ -301,23 +302,35 @@ class FrameParser:
                 ):
                     # Fast path: one colon per line and nothing to unescape, so the
                     # block splits into alternating names and values entirely in C.
-                    if rest[0] == ":" or "\n:" in rest:
-                        raise self._fail(
-                            "malformed frame", f"empty header name in {command} frame", pos
-                        )
                     parts = rest.replace("\n", ":").split(":")
                     n = len(parts)
                     # Tuples spelled out for the usual few headers: a SEND has two or
-                    # three, and zip() over an iterator costs twice as much.
+                    # three, and zip() over an iterator costs twice as much. As many
+                    # colons as lines may still be a line without one beside a line with
+                    # two, which would pair names with values wrongly; so each line must
+                    # end where its name and value say, and no name may be empty.
                     if n == 4:
                         headers = ((parts[0], parts[1]), (parts[2], parts[3]))
+                        bad = rest[len(parts[0]) + len(parts[1]) + 1] != "\n"
                     elif n == 6:
                         headers = ((parts[0], parts[1]), (parts[2], parts[3]), (parts[4], parts[5]))
+                        end = len(parts[0]) + len(parts[1]) + 1
+                        bad = (
+                            rest[end] != "\n"
+                            or rest[end + len(parts[2]) + len(parts[3]) + 2] != "\n"
+                        )
                     elif n == 2:
                         headers = ((parts[0], parts[1]),)
+                        bad = False
                     else:
                         pairs = iter(parts)
                         headers = tuple(zip(pairs, pairs, strict=False))
+                        # the block's colons and line feeds, in order, must alternate (the
+                        # command line before them may hold colons too)
+                        seps = head.translate(None, _NOT_SEPARATORS)
+                        bad = not seps.endswith(b"\n:" * count)
+                    if bad or rest[0] == ":" or "\n:" in rest:
+                        self._bad_header_line(command, rest, pos)
                     if rest.startswith("content-length:"):
                         start = 15
                     else:
@@ -387,6 +400,15 @@ class FrameParser:
             append(_new_frame(Frame, (command, headers, buf[body_start:frame_end])))
             pos = frame_end + 1
         return pos, pos + 1
+
+    def _bad_header_line(self, command: str, rest: str, at: int) -> NoReturn:
+        """Raise for the header line of ``rest`` that is not name:value, or has no name."""
+        line = next((line for line in rest.split("\n") if ":" not in line), None)
+        if line is None:
+            raise self._fail("malformed frame", f"empty header name in {command} frame", at)
+        raise self._fail(
+            "malformed frame", f"header line {line!r} of {command} frame is not name:value", at
+        )
 
     def _decode(self, head: bytes, at: int) -> str:
         try:
