@@ -21,6 +21,7 @@ from stompbox.protocol import (
     negotiate_version,
     parse_heartbeat,
 )
+from stompbox.protocol.heartbeat import honour_heartbeat
 
 from .pair import ConnectionPair
 
@@ -72,13 +73,13 @@ class TestVersionNegotiation:
         assert error.get("version") == "1.0,1.1,1.2"
 
     def test_connected_carries_version_heartbeat_session_server(self) -> None:
-        server = ServerConnection(heartbeat=(5000, 6000))
+        server = ServerConnection(heartbeat=(5000, 6000), heartbeat_floor=100)
         feed(server, b"CONNECT\naccept-version:1.1,1.2\nhost:x\nheart-beat:100,200\n\n\0")
         server.accept(session="abc")
         [connected] = server_reply(server)
         assert connected.command == "CONNECTED"
         assert connected.get("version") == "1.2"
-        assert connected.get("heart-beat") == "5000,6000"
+        assert connected.get("heart-beat") == "200,100"  # the client's, swapped
         assert connected.get("session") == "abc"
         assert connected.get("server") == "stompbox"
         assert server.version == "1.2"
@@ -165,13 +166,59 @@ class TestHeartbeatNegotiation:
 
     def test_client_side_heartbeats(self) -> None:
         pair = ConnectionPair.connected(
-            ClientConnection(heartbeat=(1000, 1000)), ServerConnection(heartbeat=(2000, 3000))
+            ClientConnection(heartbeat=(1500, 2000)), ServerConnection(heartbeat=(1, 1))
         )
-        assert pair.client.heartbeat.send_interval == 3.0
+        assert pair.client.heartbeat.send_interval == 1.5
         assert pair.client.heartbeat.receive_interval == 2.0
-        pair.client.tick(3.0)
-        assert pair.client.data_to_send(3.0) == b"\n"
+        pair.client.tick(1.5)
+        assert pair.client.data_to_send(1.5) == b"\n"
         assert isinstance(pair.client.tick(4.1), HeartbeatTimeout)
+
+    @pytest.mark.parametrize(
+        ("theirs", "ours", "floor", "expected"),
+        [
+            ((1000, 1000), (10_000, 10_000), 1000, (1000, 1000)),  # the client's, not ours
+            ((60_000, 30_000), (10_000, 10_000), 1000, (30_000, 60_000)),
+            ((10, 20), (10_000, 10_000), 1000, (1000, 1000)),  # the floor
+            ((0, 5000), (10_000, 10_000), 1000, (5000, 0)),  # 0 stays 0
+            ((5000, 0), (10_000, 10_000), 1000, (0, 5000)),
+            ((0, 0), (10_000, 10_000), 1000, (0, 0)),
+            ((5000, 5000), (0, 10_000), 1000, (0, 5000)),  # ours: 0 switches a direction off
+            ((5000, 5000), (10_000, 0), 1000, (5000, 0)),
+            ((5000, 5000), (0, 0), 1000, (0, 0)),
+        ],
+    )
+    def test_server_honours_the_client_down_to_the_floor(
+        self,
+        theirs: tuple[int, int],
+        ours: tuple[int, int],
+        floor: int,
+        expected: tuple[int, int],
+    ) -> None:
+        assert honour_heartbeat(theirs, ours, floor) == expected
+
+    @pytest.mark.parametrize(
+        ("client", "server", "floor"),
+        [
+            ((1000, 1000), (10_000, 10_000), 1000),
+            ((250, 4000), (10_000, 10_000), 1000),
+            ((0, 3000), (10_000, 10_000), 500),
+            ((3000, 3000), (0, 10_000), 1000),
+            ((100, 100), (5, 5), 1),
+        ],
+    )
+    def test_both_sides_agree_on_what_connected_announces(
+        self, client: tuple[int, int], server: tuple[int, int], floor: int
+    ) -> None:
+        pair = ConnectionPair.connected(
+            ClientConnection(heartbeat=client),
+            ServerConnection(heartbeat=server, heartbeat_floor=floor),
+        )
+        assert pair.client.heartbeat.send_interval == pair.server.heartbeat.receive_interval
+        assert pair.client.heartbeat.receive_interval == pair.server.heartbeat.send_interval
+        expected = honour_heartbeat(client, server, floor)
+        assert pair.server.heartbeat.send_interval == expected[0] / 1000
+        assert pair.server.heartbeat.receive_interval == expected[1] / 1000
 
 
 class TestServerRules:

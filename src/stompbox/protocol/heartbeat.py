@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from .errors import RemoteProtocolError
 
-__all__ = ["Heartbeat", "format_heartbeat", "negotiate_heartbeat", "parse_heartbeat"]
+__all__ = [
+    "Heartbeat",
+    "format_heartbeat",
+    "honour_heartbeat",
+    "negotiate_heartbeat",
+    "parse_heartbeat",
+]
 
 
 def parse_heartbeat(value: str | None) -> tuple[int, int]:
@@ -37,6 +43,21 @@ def negotiate_heartbeat(ours: tuple[int, int], theirs: tuple[int, int]) -> tuple
     """
     send = 0 if ours[0] == 0 or theirs[1] == 0 else max(ours[0], theirs[1])
     receive = 0 if theirs[0] == 0 or ours[1] == 0 else max(theirs[0], ours[1])
+    return (send, receive)
+
+
+def honour_heartbeat(theirs: tuple[int, int], ours: tuple[int, int], floor: int) -> tuple[int, int]:
+    """Return a server's ``(send_ms, receive_ms)`` for a client that asked ``theirs``.
+
+    The client's intervals are used down to ``floor``, as RabbitMQ and ActiveMQ do: we
+    send every ``max(cy, floor)`` and expect data every ``max(cx, floor)``, 0 staying 0.
+    ``ours`` (the server's configuration) only switches a direction off, with a 0. A
+    server that announces exactly these values in CONNECTED leads the client's own
+    :func:`negotiate_heartbeat` to the same intervals, whatever its offer.
+    """
+    cx, cy = theirs
+    send = max(cy, floor) if cy and ours[0] else 0
+    receive = max(cx, floor) if cx and ours[1] else 0
     return (send, receive)
 
 

@@ -16,7 +16,7 @@ from .events import (
     HeartbeatTimeout,
 )
 from .frames import SUPPORTED_VERSIONS, Frame
-from .heartbeat import format_heartbeat, negotiate_heartbeat, parse_heartbeat
+from .heartbeat import format_heartbeat, honour_heartbeat, parse_heartbeat
 from .message import OutgoingMessage, message_head
 from .parser import DEFAULT_LIMITS, Limits
 from .rules import client_frame_problem, negotiate_version
@@ -38,12 +38,14 @@ _HEAD_CACHE_LIMIT = 4096
 class ServerConnection(Connection):
     """Validates what a client sends and frames what the server answers.
 
-    ``heartbeat_floor`` (ms) raises any negotiated interval below it, so that a client
-    cannot make the server wake every millisecond. ``output_limit`` (bytes, ``None`` for
-    none) is where :meth:`send_message` starts answering that the output is full, so that
-    a caller hands a subscriber no more than it can take. ``heartbeat_required`` (ms, 0 = off)
-    closes clients silent that long (times the grace factor) even when they negotiated no
-    heart-beats, for operators who would rather reclaim them than trust TCP keep-alive.
+    Heart-beats follow the client's ``heart-beat`` header down to ``heartbeat_floor`` (ms),
+    so that a client cannot make the server wake every millisecond; a 0 in ``heartbeat``
+    turns that direction off (:func:`~stompbox.protocol.heartbeat.honour_heartbeat`).
+    ``output_limit`` (bytes, ``None`` for none) is where :meth:`send_message` starts
+    answering that the output is full, so that a caller hands a subscriber no more than
+    it can take. ``heartbeat_required`` (ms, 0 = off) closes clients silent that long
+    (times the grace factor) even when they negotiated no heart-beats, for operators who
+    would rather reclaim them than trust TCP keep-alive.
     ``frame_timeout`` (seconds, ``None`` for none) is how long a frame may take to arrive
     once it has begun: a client cannot park the server on half a frame.
 
@@ -176,19 +178,20 @@ class ServerConnection(Connection):
         """Answer the pending CONNECT with CONNECTED, negotiating version and heart-beats."""
         if self.state is not _S.CONNECTING:
             raise LocalProtocolError(f"accept() needs a pending CONNECT, state is {self.state}")
-        send_ms, receive_ms = negotiate_heartbeat(self.heartbeat_offer, self._client_heartbeat)
-        if self.heartbeat_required and not receive_ms:
-            # The operator's choice, beyond the spec: reclaim silent clients even when
-            # they negotiated no heart-beats.
-            receive_ms = self.heartbeat_required
         floor = self.heartbeat_floor
-        self.heartbeat.send_interval = max(send_ms, floor) / 1000.0 if send_ms else 0.0
-        self.heartbeat.receive_interval = max(receive_ms, floor) / 1000.0 if receive_ms else 0.0
+        negotiated = honour_heartbeat(self._client_heartbeat, self.heartbeat_offer, floor)
+        send_ms, receive_ms = negotiated
+        if self.heartbeat_required and not receive_ms:
+            # The operator's choice, beyond the spec (and not announced): reclaim silent
+            # clients even when they negotiated no heart-beats.
+            receive_ms = max(self.heartbeat_required, floor)
+        self.heartbeat.send_interval = send_ms / 1000.0
+        self.heartbeat.receive_interval = receive_ms / 1000.0
         self.heartbeat.last_sent = self.heartbeat.last_received = now
         out: list[tuple[str, str]] = []
         if self._offered_version:
             out.append(("version", self.version))  # type: ignore[arg-type]
-        out.append(("heart-beat", format_heartbeat(self.heartbeat_offer)))
+        out.append(("heart-beat", format_heartbeat(negotiated)))
         if session is not None:
             out.append(("session", session))
         if server is not None:

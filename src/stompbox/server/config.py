@@ -39,7 +39,8 @@ class ServerConfig:
     """Seconds a frame may take to arrive once it has begun, so that a client cannot park
     the server on half a frame."""
     heartbeat: tuple[int, int] = (10_000, 10_000)
-    """What the server offers in CONNECTED's heart-beat header (ms)."""
+    """Heart-beats (send, receive): a 0 turns that direction off; otherwise the client's
+    intervals are used, down to ``heartbeat_floor`` (docs/heartbeats.md)."""
     heartbeat_grace: float = 2.0
     """A peer is dead after this many negotiated intervals of silence."""
     heartbeat_floor: int = 1_000
