@@ -243,7 +243,7 @@ class TestServerRules:
             ("1.1", b"SUBSCRIBE\ndestination:/a\n\n\0", "'id'"),
             ("1.2", b"SUBSCRIBE\nid:1\n\n\0", "'destination'"),
             ("1.2", b"SUBSCRIBE\nid:1\ndestination:/a\nack:bogus\n\n\0", "invalid ack mode"),
-            ("1.0", b"SUBSCRIBE\ndestination:/a\nack:client-individual\n\n\0", "invalid ack"),
+            ("1.0", b"SUBSCRIBE\ndestination:/a\nack:individual\n\n\0", "invalid ack"),
             ("1.2", b"UNSUBSCRIBE\n\n\0", "'id'"),
             ("1.0", b"UNSUBSCRIBE\n\n\0", "'id' or a 'destination'"),
             ("1.2", b"ACK\nmessage-id:1\nsubscription:1\n\n\0", "'id'"),
@@ -264,6 +264,7 @@ class TestServerRules:
         ("version", "frame"),
         [
             ("1.0", b"SUBSCRIBE\ndestination:/a\n\n\0"),
+            ("1.0", b"SUBSCRIBE\ndestination:/a\nack:client-individual\n\n\0"),  # extension
             ("1.0", b"UNSUBSCRIBE\ndestination:/a\n\n\0"),
             ("1.0", b"ACK\nmessage-id:1\n\n\0"),
             ("1.1", b"ACK\nmessage-id:1\nsubscription:2\n\n\0"),

@@ -9,7 +9,9 @@ from .frames import CLIENT_COMMANDS, SERVER_COMMANDS, Frame
 __all__ = ["ACK_MODES", "client_frame_problem", "negotiate_version", "server_frame_problem"]
 
 ACK_MODES: Final = {
-    "1.0": frozenset({"auto", "client"}),
+    # client-individual on 1.0 is an extension, as in RabbitMQ and ActiveMQ: the client
+    # acknowledges by message-id, as for client.
+    "1.0": frozenset({"auto", "client", "client-individual"}),
     "1.1": frozenset({"auto", "client", "client-individual"}),
     "1.2": frozenset({"auto", "client", "client-individual"}),
 }
