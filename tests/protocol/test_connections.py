@@ -116,7 +116,7 @@ class TestHeartbeatNegotiation:
     ) -> None:
         assert negotiate_heartbeat(ours, theirs) == expected
 
-    @pytest.mark.parametrize("value", ["1", "a,b", "1,2,3", "-1,0", ""])
+    @pytest.mark.parametrize("value", ["1", "a,b", "1,2,3", "-1,0", "", "\x1d1000,0", "²,0"])
     def test_invalid_header(self, value: str) -> None:
         with pytest.raises(RemoteProtocolError, match="invalid heart-beat"):
             parse_heartbeat(value)

@@ -21,8 +21,8 @@ def parse_heartbeat(value: str | None) -> tuple[int, int]:
     """Parse a ``heart-beat`` header (``"cx,cy"`` in milliseconds); absent means ``0,0``."""
     if value is None:
         return (0, 0)
-    parts = value.split(",")
-    if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
+    parts = [part.strip(" \t") for part in value.split(",")]
+    if len(parts) != 2 or not all(part.isascii() and part.isdigit() for part in parts):
         raise RemoteProtocolError(
             "invalid heart-beat header",
             f"heart-beat {value!r} is not two non-negative integers separated by a comma",

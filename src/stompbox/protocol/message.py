@@ -4,16 +4,25 @@ A delivery is ``MESSAGE``, ``subscription`` (and in 1.2 ``ack``), then the same 
 body for everyone: destination, message-id, the sender's headers, content-length, body,
 NUL. That shared tail is encoded once per protocol version and cached here, so that a
 fan-out to a hundred subscribers serializes the message once, not a hundred times.
+
+A sender's header that a subscriber's version cannot write (a colon in a name, a line
+break, for STOMP 1.0) is left out of that version's tail alone, with one log line: the
+tail is whole before any connection queues it, so the publisher, the other subscribers
+and the stream are never affected (docs/stomp-support.md).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Final
 
+from .errors import LocalProtocolError
 from .frames import Headers
-from .serializer import serialize_headers
+from .serializer import serialize_headers, writable_headers
 
-__all__ = ["OutgoingMessage", "message_head"]
+__all__ = ["OutgoingMessage", "forget_destination_lines", "message_head"]
+
+log = logging.getLogger("stompbox.protocol")
 
 
 def message_head(subscription: str, version: str | None) -> bytes:
@@ -53,8 +62,10 @@ class OutgoingMessage:
     def tail(self, version: str) -> bytes:
         """Everything of the MESSAGE frame after the per-subscription lines, for ``version``.
 
-        Raises :class:`~stompbox.protocol.LocalProtocolError` if a header cannot be written
-        in that version.
+        Headers ``version`` cannot write are left out. Raises
+        :class:`~stompbox.protocol.LocalProtocolError` only if the destination or the
+        message id cannot be written: the caller chose those, and clients' destinations
+        are checked at input.
         """
         if version == self._tail_version:
             return self._tail
@@ -93,11 +104,29 @@ class OutgoingMessage:
         if self.redeliveries:
             lines += f"\nredelivered:true\nredelivery-count:{self.redeliveries}"
         if self.headers:
-            lines += "\n" + serialize_headers("MESSAGE", self.headers, version)
+            try:
+                text = serialize_headers("MESSAGE", self.headers, version)
+            except LocalProtocolError:
+                text = self._writable_headers(version)
+            if text:
+                lines += "\n" + text
         body = self.body
         if body:
             return b"".join((f"{lines}\ncontent-length:{len(body)}\n\n".encode(), body, b"\0"))
         return f"{lines}\n\n\0".encode()
+
+    def _writable_headers(self, version: str) -> str:
+        """The header lines ``version`` can write, logging what is left out (this runs
+        once per message and version, off the common path)."""
+        kept, dropped = writable_headers(self.headers, version)
+        log.warning(
+            "message %s to %s: left out of its STOMP %s copies, which cannot write them: %s",
+            self.id,
+            self.destination,
+            version,
+            ", ".join(f"header {name!r} ({reason})" for name, reason in dropped),
+        )
+        return serialize_headers("MESSAGE", kept, version)
 
 
 _SPECIAL: Final = frozenset("\\\n\r:\0")
@@ -118,3 +147,9 @@ def _destination_line(destination: str, version: str) -> str:
         line = serialize_headers("MESSAGE", (("destination", destination),), version)
         _DESTINATION_LINES[key] = line
     return line
+
+
+def forget_destination_lines() -> None:
+    """Empty the destination-line cache: after a burst to many destinations its few
+    long-lived entries would pin the allocator's memory of the messages around them."""
+    _DESTINATION_LINES.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from .frames import CLIENT_COMMANDS, SERVER_COMMANDS, Frame
+from .serializer import unwritable
 
 __all__ = ["ACK_MODES", "client_frame_problem", "negotiate_version", "server_frame_problem"]
 
@@ -18,7 +19,6 @@ ACK_MODES: Final = {
 
 _REQUIRED: Final[dict[tuple[str, str], tuple[str, ...]]] = {}
 for _version in ("1.0", "1.1", "1.2"):
-    _REQUIRED[("SEND", _version)] = ("destination",)
     _REQUIRED[("SUBSCRIBE", _version)] = (
         ("destination",)
         if _version == "1.0"
@@ -47,8 +47,21 @@ def negotiate_version(accept_version: str | None, supported: tuple[str, ...]) ->
 
 
 def client_frame_problem(frame: Frame, version: str) -> str | None:
-    """Say what is wrong with a client frame sent after CONNECTED, or ``None``."""
+    """Say what is wrong with a client frame sent after CONNECTED, or ``None``.
+
+    Beyond the spec's required headers: text the server must send back is refused when
+    it could not be written, rather than failing later on the way out. A destination goes
+    to subscribers of every version, so it must be writable in STOMP 1.0; a 1.0 client's
+    ``receipt`` (and SUBSCRIBE ``id``) must be writable in 1.0.
+    """
     command = frame.command
+    if command == "SEND":  # the common case first
+        destination = frame.get("destination")
+        if destination is None:
+            return f"SEND frame has no 'destination' header, which STOMP {version} requires"
+        if "\n" in destination or "\r" in destination:
+            return _unwritable_problem("destination", destination)
+        return _echoed_problem(frame) if version == "1.0" else None
     if command not in CLIENT_COMMANDS:
         return f"unknown command {command!r}"
     if command == "CONNECT" or command == "STOMP":
@@ -64,6 +77,9 @@ def client_frame_problem(frame: Frame, version: str) -> str | None:
         if ack not in ACK_MODES[version]:
             modes = ", ".join(sorted(ACK_MODES[version]))
             return f"invalid ack mode {ack!r}: STOMP {version} has {modes}"
+        destination = frame.get("destination") or ""
+        if "\n" in destination or "\r" in destination:
+            return _unwritable_problem("destination", destination)
     elif (
         command == "UNSUBSCRIBE"
         and version == "1.0"
@@ -71,7 +87,24 @@ def client_frame_problem(frame: Frame, version: str) -> str | None:
         and frame.get("destination") is None
     ):
         return "UNSUBSCRIBE frame needs an 'id' or a 'destination' header"
+    return _echoed_problem(frame) if version == "1.0" else None
+
+
+def _echoed_problem(frame: Frame) -> str | None:
+    """What a 1.0 client sent that the server would have to echo and could not write:
+    ``receipt`` (in RECEIPT and ERROR) and SUBSCRIBE's ``id`` (in MESSAGE)."""
+    receipt = frame.get("receipt")
+    if receipt is not None and ("\r" in receipt or "\n" in receipt):
+        return _unwritable_problem("receipt", receipt)
+    if frame.command == "SUBSCRIBE":
+        sub_id = frame.get("id")
+        if sub_id is not None and ("\r" in sub_id or "\n" in sub_id):
+            return _unwritable_problem("id", sub_id)
     return None
+
+
+def _unwritable_problem(name: str, value: str) -> str:
+    return f"{name} header cannot be carried in STOMP 1.0: {unwritable(name, value, '1.0')}"
 
 
 def server_frame_problem(frame: Frame, version: str) -> str | None:

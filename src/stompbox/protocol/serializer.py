@@ -6,7 +6,7 @@ from .errors import LocalProtocolError
 from .escaping import UNESCAPED_COMMANDS, escape
 from .frames import CLIENT_COMMANDS, SERVER_COMMANDS, Frame, Headers
 
-__all__ = ["serialize", "serialize_headers"]
+__all__ = ["serialize", "serialize_headers", "unwritable", "writable_headers"]
 
 _PLAIN_COMMANDS = CLIENT_COMMANDS | SERVER_COMMANDS
 
@@ -46,6 +46,43 @@ def serialize_headers(command: str, headers: Headers, version: str | None) -> st
             )
         lines.append(f"{escape(name, version)}:{escape(value, version)}")
     return "\n".join(lines)
+
+
+def unwritable(name: str, value: str, version: str | None) -> str | None:
+    """Say why header ``name:value`` cannot be written in ``version``, or ``None``.
+
+    ``version`` is ``None`` for CONNECT-like frames, which are never escaped. The one
+    statement of what :func:`serialize_headers` refuses, for callers that must decide
+    before anything is queued (drop the header, or refuse the frame that brought it).
+    """
+    if not name:
+        return "its name is empty"
+    if "\0" in name or "\0" in value:
+        return "it contains NUL"
+    if version == "1.2" or version == "1.1":
+        return None
+    if ":" in name:
+        return "its name contains a colon"
+    if "\n" in name or "\n" in value:
+        return "it contains LF"
+    if "\r" in name or "\r" in value:
+        return "it contains CR"
+    return None
+
+
+def writable_headers(
+    headers: Headers, version: str | None
+) -> tuple[Headers, list[tuple[str, str]]]:
+    """Split ``headers`` into those ``version`` can write and (name, why not) for the rest."""
+    kept: list[tuple[str, str]] = []
+    dropped: list[tuple[str, str]] = []
+    for name, value in headers:
+        reason = unwritable(name, value, version)
+        if reason is None:
+            kept.append((name, value))
+        else:
+            dropped.append((name, reason))
+    return tuple(kept), dropped
 
 
 def serialize(frame: Frame, version: str | None = "1.2") -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Final
@@ -20,6 +21,7 @@ from .heartbeat import format_heartbeat, honour_heartbeat, parse_heartbeat
 from .message import OutgoingMessage, message_head
 from .parser import DEFAULT_LIMITS, Limits
 from .rules import client_frame_problem, negotiate_version
+from .serializer import serialize, writable_headers
 
 __all__ = ["CONNECT_LIMITS", "ServerConnection", "ServerEvent", "fan_out"]
 
@@ -33,6 +35,8 @@ cannot make the server buffer much (the past CVEs of STOMP servers)."""
 
 _S = ConnectionState
 _HEAD_CACHE_LIMIT = 4096
+
+log = logging.getLogger("stompbox.protocol")
 
 
 class ServerConnection(Connection):
@@ -264,22 +268,52 @@ class ServerConnection(Connection):
         """Queue an ERROR frame and close: STOMP requires closing after an ERROR.
 
         ``frame`` is the offending frame, whose ``receipt`` is echoed as ``receipt-id``.
+        The ERROR is always written, whatever the text: line breaks in ``message`` are
+        shown as ``\\n`` where the version cannot escape them, and a header it cannot
+        write (a 1.0 client's receipt with a CR) is left out and named in the body.
         """
-        out: list[tuple[str, str]] = [("message", message)]
+        version = self.version
+        extra: list[tuple[str, str]] = []
         receipt = frame.get("receipt") if frame is not None else None
         if receipt is not None:
-            out.append(("receipt-id", receipt))
-        out.extend(headers)
+            extra.append(("receipt-id", receipt))
+        extra.extend(headers)
+        kept, dropped = writable_headers(tuple(extra), version)
+        for name, reason in dropped:
+            detail += (
+                f"\n(header {name!r} is left out of this ERROR frame: {reason}, which "
+                f"STOMP {version or '1.0'} cannot write)"
+            )
         body = detail.encode()
+        out = (("message", _writable_text(message, version)), *kept)
         if body:
-            out.append(("content-type", "text/plain"))
-        self.send(Frame("ERROR", tuple(out), body))
+            out += (("content-type", "text/plain"),)
+        self.send(Frame("ERROR", out, body))
         self.state = _S.CLOSED
 
     def send(self, frame: Frame) -> None:
+        """Queue ``frame``, serialized for the negotiated version.
+
+        A MESSAGE (an application's own) loses the headers the version cannot write, as
+        a broker message's copy does; any other frame that cannot be written raises
+        :class:`LocalProtocolError` before anything is queued.
+        """
         if self.state is _S.CLOSED:
             raise LocalProtocolError(f"cannot send {frame.command}: the connection is closed")
-        super().send(frame)
+        try:
+            data = serialize(frame, self.version)
+        except LocalProtocolError:
+            if frame.command != "MESSAGE":
+                raise
+            kept, dropped = writable_headers(frame.headers, self.version)
+            log.warning(
+                "MESSAGE %s: left out for a STOMP %s client, which cannot write them: %s",
+                frame.get("message-id"),
+                self.version,
+                ", ".join(f"header {name!r} ({reason})" for name, reason in dropped),
+            )
+            data = serialize(frame._replace(headers=kept), self.version)
+        self._queue(data)
 
     def _fail(self, exc: RemoteProtocolError) -> RemoteProtocolError:
         if self.state is not _S.CLOSED:
@@ -348,6 +382,15 @@ class ServerConnection(Connection):
             return HeartbeatTimeout(silent)
         self._send_heartbeat_if_due(now)
         return None
+
+
+def _writable_text(text: str, version: str | None) -> str:
+    """``text`` with what ``version`` cannot write in a header value shown escaped."""
+    if "\0" in text:
+        text = text.replace("\0", "\\0")
+    if version != "1.1" and version != "1.2":
+        text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return text
 
 
 def fan_out(message: OutgoingMessage, targets: list[tuple[ServerConnection, str]]) -> list[int]:
