@@ -1,8 +1,10 @@
 """Persistent messages through a real ``stompbox serve``, killed with SIGKILL and restarted
-on the same store: what a RECEIPT promises, and what comes back redelivered."""
+on the same store: what a RECEIPT promises, and what comes back redelivered; and the
+output scheduler's order, commit first, which makes the RECEIPT's promise true."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from collections.abc import Iterator
@@ -10,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ..support import free_port, stompbox, wait_for_port
+from stompbox.server.output import OutputScheduler
+
+from ..support import free_port, run, stompbox, wait_for_port
 from .helpers import RawClient
 
 
@@ -59,7 +63,7 @@ def drain(port: int, ack: str = "auto") -> list[tuple[str, str | None, str | Non
     client = RawClient(port)
     client.connect()
     client.send(f"SUBSCRIBE\nid:0\ndestination:/queue/q\nack:{ack}\n\n\0".encode())
-    got = []
+    got: list[tuple[str, str | None, str | None]] = []
     while True:
         try:
             frame = client.next_frame(timeout=0.5)
@@ -125,21 +129,18 @@ def test_delivered_unacked_messages_come_back_redelivered_after_kill_9(served: S
 
 
 @pytest.mark.parametrize(
-    ("make", "reason"),
+    ("where", "reason"),
     [
-        (lambda store: store.write_bytes(os.urandom(8192)), "file is not a database"),
-        (lambda store: None, "unable to open database file"),
+        ("random-bytes.db", "file is not a database"),
+        ("missing/messages.db", "unable to open database file"),
     ],
-    ids=["random-bytes", "missing-directory"],
 )
 def test_a_store_that_cannot_be_used_stops_serve_with_its_path_and_why(
-    tmp_path: Path, make: object, reason: str
+    tmp_path: Path, where: str, reason: str
 ) -> None:
-    store = tmp_path / "messages.db"
-    if reason == "unable to open database file":
-        store = tmp_path / "missing" / "messages.db"
-    else:
-        make(store)  # type: ignore[operator]
+    store = tmp_path / where
+    if where == "random-bytes.db":
+        store.write_bytes(os.urandom(8192))
     config = tmp_path / "stompbox.toml"
     config.write_text(f'[server]\nport = {free_port()}\nws_port = 0\n[broker]\nstore = "{store}"\n')
     done = subprocess.run(
@@ -148,3 +149,34 @@ def test_a_store_that_cannot_be_used_stops_serve_with_its_path_and_why(
     assert done.returncode == 1
     assert f"stompbox serve: message store {store}: cannot open: {reason}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_output_is_written_only_after_a_commit_succeeds() -> None:
+    """The scheduler's order, with a sync that fails once (a full disk) and then works."""
+    events: list[str] = []
+    fail = [True]
+
+    def sync(*, lazy: bool = False) -> bool:
+        events.append("lazy sync" if lazy else "sync")
+        if fail[0]:
+            fail[0] = False
+            return False
+        return True
+
+    class Session:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def flush(self) -> None:
+            events.append(f"write {self.name}")
+
+    async def main() -> None:
+        output = OutputScheduler(sync, retry=0.05)
+        output.add(Session("a"))
+        output.add(Session("b"))
+        await asyncio.sleep(0)
+        assert events == ["sync"]  # failed: nothing written, tried again later
+        await asyncio.sleep(0.1)
+
+    run(main())
+    assert events == ["sync", "sync", "lazy sync", "write a", "lazy sync", "write b"]

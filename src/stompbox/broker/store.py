@@ -127,7 +127,11 @@ class MessageStore:
         """Whether some pending change is one a client may hear of next (a new message, a
         delivery): a removal alone can wait for the next commit."""
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            # timeout 0: a file locked by another process fails at once, rather than
+            # blocking the event loop for sqlite3's default of 5 s at each commit
+            self._db = sqlite3.connect(
+                self.path, timeout=0, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise StoreError(self.path, "open", exc) from None
         try:
@@ -161,7 +165,8 @@ class MessageStore:
             db.execute(f"PRAGMA user_version = {_VERSION}")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
 
     # -- changes, held until commit ----------------------------------------------------
