@@ -18,7 +18,7 @@ import pytest
 
 from .conftest import RSS_CEILING, BrokerFactory, run, scale
 from .process import BrokerProcess
-from .wire import Frame, StompClient, encode_frame
+from .wire import Frame, FrameReader, StompClient, encode_frame
 
 pytestmark = pytest.mark.chaos
 
@@ -309,8 +309,6 @@ def test_fuzzed_frames_from_many_connections_never_crash_or_corrupt(
 
 def test_observer_sees_frames_as_the_server_sends_them() -> None:
     """The fuzz test's own reader, checked on the frames it must accept."""
-    from .wire import FrameReader
-
     reader = FrameReader()
     stream = (
         b"CONNECTED\nversion:1.2\n\n\0\n\n"

@@ -168,19 +168,76 @@ class _Link:
         raise NotImplementedError
 
 
+class _TcpStream(asyncio.Protocol):
+    """A socket's bytes as they come. Unlike :class:`asyncio.StreamReader` it hands over
+    what arrived before a reset rather than raising at once: a server that closes with
+    unread input resets the connection, and its ERROR must still count. Like it, it stops
+    reading past 64 KiB unread, so that a client that does not read stalls for real."""
+
+    LIMIT = 1 << 16
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.ended = False
+        self.readable = asyncio.Event()
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self.readable.set()
+        if len(self.buffer) > self.LIMIT and self.transport is not None:
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool | None:
+        self.ended = True
+        self.readable.set()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ended = True
+        self.readable.set()
+        self.writable.set()
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
+
 class _TcpLink(_Link):
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(self, stream: _TcpStream) -> None:
+        self.stream = stream
+        assert stream.transport is not None
+        self.transport = stream.transport
 
     async def write(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
+        if self.transport.is_closing():
+            raise ConnectionResetError("the connection is closed")
+        self.transport.write(data)
+        await self.stream.writable.wait()
+        if self.transport.is_closing() and self.stream.ended:
+            raise ConnectionResetError("the connection is closed")
 
     async def read(self) -> bytes:
-        return await self.reader.read(1 << 16)
+        stream = self.stream
+        while not stream.buffer and not stream.ended:
+            stream.readable.clear()
+            await stream.readable.wait()
+        data = bytes(stream.buffer)
+        stream.buffer.clear()
+        if not stream.ended:
+            self.transport.resume_reading()
+        return data
 
     async def close(self) -> None:
-        self.writer.transport.abort()
+        self.transport.abort()
 
 
 class _WebSocketLink(_Link):
@@ -207,9 +264,9 @@ class _RawWebSocketLink(_TcpLink):
     """WebSocket framed by hand over a plain socket, for what the package would refuse to
     send, and for clients that must stop reading for real."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        super().__init__(reader, writer)
-        self.pending = bytearray()
+    def __init__(self, stream: _TcpStream, pending: bytes = b"") -> None:
+        super().__init__(stream)
+        self.pending = bytearray(pending)
 
     async def write(self, data: bytes) -> None:
         await self.write_raw(ws_frame(data))
@@ -236,10 +293,7 @@ class _RawWebSocketLink(_TcpLink):
                     if opcode in (0x0, 0x1, 0x2) and payload:
                         return payload
                     continue
-            try:
-                data = await self.reader.read(1 << 16)
-            except ConnectionError:
-                return b""
+            data = await super().read()
             if not data:
                 return b""
             buf += data
@@ -265,8 +319,9 @@ class StompClient:
 
     @classmethod
     async def tcp(cls, port: int, *, rcvbuf: int | None = None) -> StompClient:
-        reader, writer = await _open_socket(port, rcvbuf)
-        return cls(_TcpLink(reader, writer), writer.get_extra_info("sockname")[1])
+        stream = await _open_socket(port, rcvbuf)
+        link = _TcpLink(stream)
+        return cls(link, link.transport.get_extra_info("sockname")[1])
 
     @classmethod
     async def websocket(cls, port: int, path: str = "/ws") -> StompClient:
@@ -283,9 +338,10 @@ class StompClient:
     async def raw_websocket(
         cls, port: int, path: str = "/ws", *, rcvbuf: int | None = None
     ) -> StompClient:
-        reader, writer = await _open_socket(port, rcvbuf)
+        stream = await _open_socket(port, rcvbuf)
+        link = _TcpLink(stream)
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
+        link.transport.write(
             (
                 f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
@@ -293,15 +349,23 @@ class StompClient:
                 "\r\n\r\n"
             ).encode()
         )
+        head = b""
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-            writer.transport.abort()
+            async with asyncio.timeout(10):
+                while b"\r\n\r\n" not in head:
+                    data = await link.read()
+                    if not data:
+                        raise ConnectionError("closed during the upgrade")
+                    head += data
+        except (OSError, TimeoutError) as exc:
+            link.transport.abort()
             raise ConnectionError(f"WebSocket upgrade failed: {exc!r}") from None
         if not head.startswith(b"HTTP/1.1 101"):
-            writer.transport.abort()
+            link.transport.abort()
             raise ConnectionError(f"WebSocket upgrade refused: {head[:200]!r}")
-        return cls(_RawWebSocketLink(reader, writer), writer.get_extra_info("sockname")[1])
+        rest = head[head.index(b"\r\n\r\n") + 4 :]
+        local = link.transport.get_extra_info("sockname")[1]
+        return cls(_RawWebSocketLink(stream, rest), local)
 
     @classmethod
     async def open(cls, kind: str, port: int) -> StompClient:
@@ -411,16 +475,16 @@ class StompClient:
         await asyncio.sleep(0)  # let the transports finish closing
 
 
-async def _open_socket(
-    port: int, rcvbuf: int | None
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _open_socket(port: int, rcvbuf: int | None) -> _TcpStream:
     sock = socket.socket()
     try:
         if rcvbuf is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-        return await asyncio.open_connection(sock=sock)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        _, stream = await loop.create_connection(_TcpStream, sock=sock)
+        return stream
     except BaseException:
         sock.close()
         raise
