@@ -183,9 +183,7 @@ def test_parked_partial_frames_count_and_time_out(server: ServerThread) -> None:
 
 
 def test_transactions_are_bounded_in_bytes_per_connection() -> None:
-    config = ServerConfig(
-        port=0, ws_port=0, broker=BrokerConfig(max_transaction_bytes=1 * MiB)
-    )
+    config = ServerConfig(port=0, ws_port=0, broker=BrokerConfig(max_transaction_bytes=1 * MiB))
     with ServerThread(config) as server:
         client = RawClient(server.port)
         client.connect()

@@ -15,6 +15,7 @@ from .config import ServerConfig
 from .registry import SessionRegistry
 from .session import Application
 from .tcp import TcpServer
+from .trim import MemoryTrimmer
 from .websocket import serve_websocket
 
 __all__ = ["run", "serve", "start_server"]
@@ -41,12 +42,14 @@ async def start_server(
     server = TcpServer(registry.broker, config, registry=registry)
     await server.start()
     websocket = None
+    trimmer = asyncio.create_task(MemoryTrimmer(registry.broker).run())
     try:
         if config.ws_port:
             websocket = await serve_websocket(registry)
             server.ws_port = int(next(iter(websocket.sockets)).getsockname()[1])
         yield server
     finally:
+        trimmer.cancel()
         if websocket is not None:
             websocket.close()  # stop listening; registry.shutdown() closes its sessions
         await server.stop()
