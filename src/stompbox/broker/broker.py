@@ -193,9 +193,10 @@ class Broker:
         settling = session.settling
         if settling:
             session.settling = []
-            self.memory.release(
-                sum([len(m.body) for m in settling]) + MESSAGE_OVERHEAD * len(settling)
-            )
+            size = MESSAGE_OVERHEAD * len(settling)
+            for message in settling:
+                size += len(message.body)
+            self.memory.release(size)
             if self.store is not None:
                 stored = [m.stored for m in settling if m.stored is not None]
                 if stored:

@@ -81,21 +81,17 @@ class MemoryBudget:
     cheap enough for every message.
     """
 
-    __slots__ = ("high", "limit", "over", "resume_at", "used", "watchers")
+    __slots__ = ("limit", "over", "resume_at", "used", "watchers")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.resume_at = limit - limit // 10
         self.used = 0
-        self.high = 0
-        """The most :attr:`used` has been since the owner last reset it (a trim)."""
         self.over = False
         self.watchers: list[Callable[[bool], None]] = []
 
     def charge(self, size: int) -> None:
         used = self.used = self.used + size
-        if used > self.high:
-            self.high = used
         if used > self.limit and not self.over:
             self._flip(True)
 

@@ -75,14 +75,15 @@ class SessionRegistry:
         return session
 
     def _memory_changed(self, over: bool) -> None:
-        """Past the budget, stop reading every client that is not a subscriber (those may
-        need to ACK to free memory; they are paused only when they add to it); below it
-        again, read everyone."""
+        """Past the budget, stop reading every connected client that is not a subscriber;
+        below it again, read everyone. Subscribers may need to ACK to free memory, and a
+        client still connecting may be the consumer that drains the broker: those are
+        paused only when a read of theirs adds to what the broker holds."""
         if over:
             self._log_memory("memory budget exceeded (%s): not reading publishers")
             for session in self.sessions:
                 broker_session = session.session
-                if broker_session is None or not broker_session.subscriptions:
+                if broker_session is not None and not broker_session.subscriptions:
                     session.block_for_memory()
         else:
             self._log_memory("memory back under budget (%s): reading every client")

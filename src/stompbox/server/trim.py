@@ -17,6 +17,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import os
 from collections.abc import Callable
 
 from stompbox.broker import Broker
@@ -43,26 +44,59 @@ def _malloc_trim() -> Callable[[], None] | None:
     return trim_free_pages
 
 
+def resident_bytes() -> int | None:
+    """This process's resident memory, from ``/proc`` (None where there is none)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * _PAGE
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 class MemoryTrimmer:
-    """Every ``interval`` seconds, trims when the broker holds ``threshold`` bytes less
-    than at its high point since the last trim; and once more on the tick after a trim,
-    for what the sessions that closed in between (the consumers that drained a burst,
-    typically) leave behind."""
+    """Every ``interval`` seconds, compares the process's resident memory with what the
+    broker holds, and trims when the difference has grown by ``threshold`` bytes since
+    the last trim (a burst was freed); and once more on the tick after a trim, for what
+    the sessions that closed in between (the consumers that drained the burst) leave.
+
+    ``resident`` reads the resident size; tests pass their own.
+    """
 
     def __init__(
-        self, broker: Broker, *, interval: float = 5.0, threshold: int = 16 * 1024 * 1024
+        self,
+        broker: Broker,
+        *,
+        interval: float = 5.0,
+        threshold: int = 16 * 1024 * 1024,
+        resident: Callable[[], int | None] = resident_bytes,
     ) -> None:
         self.broker = broker
         self.interval = interval
         self.threshold = threshold
         self.trims = 0
+        self._resident = resident
         self._trim = _malloc_trim()
+        start = resident()
+        self._slack = None if start is None else start - broker.memory.used
+        """Resident bytes beyond what the broker holds, at the start or the last trim."""
         self._follow_up = False
 
     def check(self) -> bool:
-        """Trim if the broker has freed enough since the last time; say whether it did."""
+        """Trim if the process holds enough more than the broker does since the last
+        time; say whether it did."""
+        resident = self._resident()
+        if resident is None:
+            return False
         memory = self.broker.memory
-        if memory.high - memory.used >= self.threshold:
+        slack = resident - memory.used
+        if self._slack is None:
+            self._slack = slack
+            return False
+        if slack - self._slack >= self.threshold:
             self._follow_up = True
         elif self._follow_up:
             self._follow_up = False
@@ -72,9 +106,13 @@ class MemoryTrimmer:
         gc.collect()  # closed sessions wait in cycles, and `serve` collects them rarely
         if self._trim is not None:
             self._trim()
-        memory.high = memory.used
+        self._slack = (self._resident() or resident) - memory.used
         self.trims += 1
-        log.debug("memory trimmed (%s)", memory.describe())
+        log.debug(
+            "memory trimmed: %d MiB more resident than held (%s)",
+            self._slack >> 20,
+            memory.describe(),
+        )
         return True
 
     async def run(self) -> None:
