@@ -14,6 +14,7 @@ import stomp
 from stompbox.broker import Broker
 from stompbox.protocol import Frame, FrameParser
 from stompbox.server import ServerConfig, start_server
+from stompbox.server.tcp import TcpServer
 
 
 class ServerThread:
@@ -23,6 +24,7 @@ class ServerThread:
         self.config = config
         self.port = 0
         self.broker: Broker | None = None
+        self.server: TcpServer | None = None
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -33,6 +35,7 @@ class ServerThread:
         self._stop = asyncio.Event()
         self.broker = Broker(self.config.broker)
         async with start_server(self.config, self.broker) as server:
+            self.server = server
             self.port = server.port
             self._ready.set()
             await self._stop.wait()

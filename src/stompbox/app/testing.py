@@ -47,6 +47,12 @@ class _ServerEnd:
     def is_closing(self) -> bool:
         return self.closing
 
+    def can_write_eof(self) -> bool:
+        return False
+
+    def write_eof(self) -> None:
+        raise NotImplementedError
+
     def get_write_buffer_size(self) -> int:
         return 0  # the client's queue is read as it fills
 

@@ -115,6 +115,12 @@ class MessageTransport:
     def is_closing(self) -> bool:
         return self._closing
 
+    def can_write_eof(self) -> bool:
+        return False  # a WebSocket closes with its own handshake
+
+    def write_eof(self) -> None:
+        raise NotImplementedError
+
     def get_write_buffer_size(self) -> int:
         return self._queued
 

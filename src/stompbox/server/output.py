@@ -89,6 +89,11 @@ class OutputScheduler:
                 session.flush()
             dirty = self._dirty
 
+    def commit(self) -> bool:
+        """Commit now, for a session that writes outside a run (one closing); False if
+        the commit failed and its output must not go."""
+        return self._sync is None or self._sync()
+
     def _try_again(self) -> None:
         self._scheduled = True
         asyncio.get_running_loop().call_later(self.retry, self.run)

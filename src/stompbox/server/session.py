@@ -41,6 +41,8 @@ class Transport(Protocol):
     def writelines(self, data: list[bytes]) -> None: ...
     def get_write_buffer_size(self) -> int: ...
     def close(self) -> None: ...
+    def can_write_eof(self) -> bool: ...
+    def write_eof(self) -> None: ...
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
     def is_closing(self) -> bool: ...
@@ -72,6 +74,11 @@ _OUTPUT_FULL = 1  # reasons to stop reading a client, as bits
 _QUEUE_FULL = 2
 _MEMORY = 4
 _NOT_ITS_FAULT = _QUEUE_FULL | _MEMORY  # not reading: its silence proves nothing
+_LINGER = 2.0
+"""Seconds a closed connection is still read (and what comes dropped) for the client to
+close its end, so that its unread input does not make the kernel reset the connection."""
+_QUIET = 0.1
+"""A lingering connection closes once the client has sent nothing for this long."""
 
 
 class ServerSession:
@@ -91,6 +98,7 @@ class ServerSession:
     """
 
     __slots__ = (
+        "_heard",
         "_input_charge",
         "_lost",
         "_memory_timer",
@@ -158,6 +166,8 @@ class ServerSession:
         self._input_charge = 0
         self._output_charge = 0
         self._memory_timer: asyncio.TimerHandle | None = None
+        self._heard = False
+        """Whether the client sent anything since the last look, once closed."""
         self._schedule()
 
     # -- input -------------------------------------------------------------------------
@@ -165,6 +175,7 @@ class ServerSession:
     def data_received(self, data: bytes) -> None:
         conn = self.conn
         if conn.closed:
+            self._heard = True  # lingering: dropped
             return
         memory = self.broker.memory
         held = memory.used
@@ -369,11 +380,42 @@ class ServerSession:
     # -- closing -----------------------------------------------------------------------
 
     def _close(self) -> None:
-        """Close after the pending output: asyncio writes buffered data before closing."""
-        self.flush()
+        """Close after the pending output, once what it promises is on disk (a RECEIPT
+        for a persistent SEND): the output goes without the scheduler's commit here."""
+        if self._output.commit():
+            self.flush()
         if self.session is not None:
             self.broker.close_session(self.session)
-        self.transport.close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Half-close, then read and drop what the client still sends until it closes
+        too or goes quiet, for at most ``_LINGER`` seconds. Closing a socket with unread
+        input makes the kernel reset the connection, which destroys an ERROR the client
+        has not read yet (a client parked on half a frame, refused for it, would never
+        learn why)."""
+        transport = self.transport
+        if transport.is_closing():
+            return
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        if self._memory_timer is not None:
+            self._memory_timer.cancel()
+            self._memory_timer = None
+        if self._read_pauses:
+            self._read_pauses = 0
+            transport.resume_reading()
+        self._heard = False
+        self.loop.call_later(_QUIET, self._end_linger, self.loop.time() + _LINGER)
+
+    def _end_linger(self, deadline: float) -> None:
+        if self._heard and self.loop.time() < deadline:
+            self._heard = False
+            self.loop.call_later(_QUIET, self._end_linger, deadline)
+        else:
+            self.transport.close()
 
     def connection_lost(self) -> None:
         if self._timer is not None:

@@ -103,6 +103,8 @@ class WebSocketProtocol(asyncio.Protocol):
         if session is None:
             self._handshake(data)
             return
+        if self._closing and self._charged:
+            return  # closed mid-frame: its close frame would only come after the frame
         ws = self._ws
         had_partial = bool(ws.reader.buffer)
         ws.receive_data(data)
@@ -179,17 +181,27 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def close(self) -> None:
         """Close after what is queued: a close frame (1000) goes after it, and TCP closes
-        when the client answers, or after ``shutdown_grace`` seconds if it does not."""
+        when the client answers, or after ``shutdown_grace`` seconds if it does not (two
+        at most if a frame was on its way: the client cannot answer before it ends, and
+        the rest of it is read and dropped meanwhile)."""
         if self._closing:
             return
         self._closing = True
         self._ws.send_close(CloseCode.NORMAL_CLOSURE)
         self._send_pending()
         grace = self._registry.config.shutdown_grace
+        if self._charged:
+            grace = min(grace, 2.0)
         self._timer = asyncio.get_running_loop().call_later(grace, self._tcp.abort)
 
     def is_closing(self) -> bool:
         return self._closing
+
+    def can_write_eof(self) -> bool:
+        return False  # a WebSocket closes with its own handshake
+
+    def write_eof(self) -> None:
+        raise NotImplementedError
 
     def get_write_buffer_size(self) -> int:
         return self._tcp.get_write_buffer_size()
