@@ -5,14 +5,19 @@ output scheduler's order, commit first, which makes the RECEIPT's promise true."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from stompbox.broker import Broker, BrokerConfig
+from stompbox.server import ServerConfig
 from stompbox.server.output import OutputScheduler
+from stompbox.server.registry import SessionRegistry
 
 from ..support import free_port, run, stompbox, wait_for_port
 from .helpers import RawClient
@@ -180,3 +185,63 @@ def test_output_is_written_only_after_a_commit_succeeds() -> None:
 
     run(main())
     assert events == ["sync", "sync", "lazy sync", "write a", "lazy sync", "write b"]
+
+
+def test_a_disconnect_receipt_is_written_after_the_commit(tmp_path: Path) -> None:
+    """A closing session writes its last output itself, outside the scheduler's run:
+    it must commit first too, or a DISCONNECT's RECEIPT could promise SENDs not on disk."""
+    store = tmp_path / "messages.db"
+    writes: list[tuple[bytes, int]] = []
+
+    def rows_on_disk() -> int:
+        with contextlib.closing(sqlite3.connect(store)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+    class Recorder:
+        """A transport that notes, at each write, how many messages the file holds."""
+
+        closing = False
+
+        def write(self, data: bytes) -> None:
+            writes.append((data, rows_on_disk()))
+
+        def writelines(self, data: list[bytes]) -> None:
+            self.write(b"".join(data))
+
+        def get_write_buffer_size(self) -> int:
+            return 0
+
+        def close(self) -> None:
+            self.closing = True
+
+        def is_closing(self) -> bool:
+            return self.closing
+
+        def can_write_eof(self) -> bool:
+            return False
+
+        def write_eof(self) -> None:
+            raise NotImplementedError
+
+        def pause_reading(self) -> None:
+            pass
+
+        def resume_reading(self) -> None:
+            pass
+
+    async def main() -> None:
+        broker = Broker(BrokerConfig(store=str(store)))
+        registry = SessionRegistry(broker, ServerConfig(port=0, ws_port=0))
+        session = registry.open(Recorder(), "recorder")
+        session.data_received(b"CONNECT\naccept-version:1.2\nhost:x\n\n\0")
+        await asyncio.sleep(0.01)
+        sends = b"".join(
+            f"SEND\ndestination:/queue/q\npersistent:true\n\n{n}\0".encode() for n in range(5)
+        )
+        session.data_received(sends + b"DISCONNECT\nreceipt:bye\n\n\0")
+        await asyncio.sleep(0.01)
+        broker.close()
+
+    run(main())
+    [(_, rows)] = [(data, rows) for data, rows in writes if b"receipt-id:bye" in data]
+    assert rows == 5
