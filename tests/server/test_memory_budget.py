@@ -160,7 +160,7 @@ def test_an_idle_connection_is_paused_but_a_consumer_can_still_ack(
     time.sleep(0.3)
     assert server.broker.queue_depth("/queue/b") == 0
     consumer.send(b"ACK\nid:" + (last.get("ack") or "").encode() + b"\n\n\0")
-    assert wait_until(lambda: server.broker.queue_depth("/queue/b") == 1)  # type: ignore[union-attr]
+    assert wait_until(lambda: server.broker.queue_depth("/queue/b") == 1)
     assert idle.next_frame().command == "RECEIPT"
 
 
