@@ -5,8 +5,11 @@ kernel then throws away the ERROR it had not read yet."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
+
+import pytest
 
 from stompbox.broker import BrokerConfig, SlowConsumerPolicy
 from stompbox.server import ServerConfig
@@ -97,3 +100,41 @@ def test_a_slow_consumer_still_sending_gets_its_error_after_its_backlog() -> Non
                 break
         assert last is not None and last.command == "ERROR", last
         assert last.get("message") == "slow consumer"
+
+
+def test_a_fan_out_reaching_a_connection_it_closed_writes_nothing_more(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One publish can close a subscriber (slow-consumer policy on one of its
+    subscriptions) and still hand its other subscription the message: the closed,
+    half-closed connection must drop that, not write after its end."""
+    config = ServerConfig(
+        port=0,
+        ws_port=0,
+        broker=BrokerConfig(
+            topic_pending_messages=2, slow_consumer_policy=SlowConsumerPolicy.DISCONNECT
+        ),
+    )
+    with ServerThread(config) as server:
+        client = RawClient(server.port)
+        client.connect()
+        client.send(
+            b"SUBSCRIBE\nid:held\ndestination:/topic/a\nack:client\nprefetch-count:1\n\n\0"
+            b"SUBSCRIBE\nid:auto\ndestination:/topic/a\nreceipt:r\n\n\0"
+        )
+        assert client.next_frame().command == "RECEIPT"
+        producer = RawClient(server.port)
+        producer.connect()
+        for n in range(6):
+            producer.send(f"SEND\ndestination:/topic/a\n\n{n}\0".encode())
+        frames = []
+        while True:
+            try:
+                frames.append(client.next_frame())
+            except EOFError:
+                break
+        assert frames[-1].get("message") == "slow consumer"
+        producer.send(b"SEND\ndestination:/topic/a\nreceipt:done\n\nlast\0")
+        assert producer.next_frame().get("receipt-id") == "done"
+        time.sleep(0.2)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -99,6 +99,7 @@ class ServerSession:
 
     __slots__ = (
         "_heard",
+        "_lingering",
         "_input_charge",
         "_lost",
         "_memory_timer",
@@ -168,6 +169,8 @@ class ServerSession:
         self._memory_timer: asyncio.TimerHandle | None = None
         self._heard = False
         """Whether the client sent anything since the last look, once closed."""
+        self._lingering = False
+        """Half-closed: nothing more may be written."""
         self._schedule()
 
     # -- input -------------------------------------------------------------------------
@@ -290,8 +293,10 @@ class ServerSession:
         if not chunks:
             return
         transport = self.transport
-        if transport.is_closing():
-            return  # lost: auto-acked queue messages go back when the session closes
+        if transport.is_closing() or self._lingering:
+            # lost (auto-acked queue messages go back when the session closes), or
+            # handed to a closed connection by a fan-out already under way as it closed
+            return
         if self.app is not None:
             transport.write(self.app.outgoing(self, b"".join(chunks)))
         else:
@@ -401,6 +406,7 @@ class ServerSession:
             transport.close()
             return
         transport.write_eof()
+        self._lingering = True
         if self._memory_timer is not None:
             self._memory_timer.cancel()
             self._memory_timer = None
