@@ -99,8 +99,8 @@ class ServerSession:
 
     __slots__ = (
         "_heard",
-        "_lingering",
         "_input_charge",
+        "_lingering",
         "_lost",
         "_memory_timer",
         "_output",
