@@ -4,8 +4,10 @@ from .broker import Broker, BrokerStats
 from .config import BrokerConfig, DestinationKind, SlowConsumerPolicy
 from .errors import BrokerError
 from .matching import TopicIndex
+from .memory import MemoryBudget
 from .message import Message
 from .session import Session, SessionSink, Subscription
+from .store import StoreError
 
 __all__ = [
     "Broker",
@@ -13,10 +15,12 @@ __all__ = [
     "BrokerError",
     "BrokerStats",
     "DestinationKind",
+    "MemoryBudget",
     "Message",
     "Session",
     "SessionSink",
     "SlowConsumerPolicy",
+    "StoreError",
     "Subscription",
     "TopicIndex",
 ]
