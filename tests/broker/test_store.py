@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from stompbox.broker import Broker, BrokerConfig, BrokerError
-from stompbox.broker.store import StoreError
+from stompbox.broker.store import MessageStore, StoreError
 from stompbox.protocol import Frame
 
 from .test_broker import Client
@@ -218,6 +219,51 @@ def test_a_failed_commit_keeps_the_changes_for_the_next(
     assert len(broker.store) == 1
     assert broker.sync()
     assert stored_on_disk(db) == [(b"a", 0, 0)]
+
+
+def test_changes_made_while_a_failed_batch_was_out_are_merged_with_it(tmp_path: Path) -> None:
+    """A batch is written on another thread while changes gather for the next; when its
+    write fails it goes back in front of them, and the two are written as one."""
+    path = tmp_path / "m.db"
+    store = MessageStore(path)
+    kept = store.add("/queue/q", (("k", "1"),), b"kept")
+    gone = store.add("/queue/q", (), b"consumed meanwhile")
+    batch = store.take_batch()
+    assert batch is not None
+    store.delivered(kept)  # while the batch is out
+    store.remove(gone)
+    later = store.add("/queue/q", (), b"later")
+    with sqlite3.connect(path) as other:  # the write fails: the file is locked
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreError, match="database is locked"):
+            store.write_batch(batch)
+        other.rollback()
+    assert store.pending and store.urgent
+    assert len(store) == 2
+    store.commit()
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT id, body, delivered FROM messages ORDER BY id").fetchall()
+    assert rows == [(kept, b"kept", 1), (later, b"later", 0)]
+    store.close()
+
+
+def test_a_batch_waits_for_the_one_taken_before_it(tmp_path: Path) -> None:
+    store = MessageStore(tmp_path / "m.db")
+    store.add("/queue/q", (), b"first")
+    first = store.take_batch()
+    assert first is not None
+    store.add("/queue/q", (), b"second")
+    taken: list[object] = []
+    thread = threading.Thread(target=lambda: taken.append(store.take_batch()))
+    thread.start()
+    thread.join(0.2)
+    assert thread.is_alive() and not taken  # waits: batches are written in order
+    store.write_batch(first)
+    thread.join(5)
+    assert taken and taken[0] is not None
+    store.write_batch(taken[0])  # type: ignore[arg-type]
+    assert len(store) == 2
+    store.close()
 
 
 # -- what a restart finds ----------------------------------------------------------------

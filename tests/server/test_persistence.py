@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from stompbox.broker import Broker, BrokerConfig
+from stompbox.broker.store import MessageStore
 from stompbox.server import ServerConfig
 from stompbox.server.output import OutputScheduler
 from stompbox.server.registry import SessionRegistry
@@ -156,35 +157,54 @@ def test_a_store_that_cannot_be_used_stops_serve_with_its_path_and_why(
     assert "Traceback" not in done.stderr
 
 
-def test_output_is_written_only_after_a_commit_succeeds() -> None:
-    """The scheduler's order, with a sync that fails once (a full disk) and then works."""
+def test_output_waits_for_its_commit_and_for_a_failed_one_to_succeed(tmp_path: Path) -> None:
+    """The scheduler's order, with a real store whose file another connection locks
+    (standing in for a full disk) during the first commit: nothing is written until the
+    changes it depends on are on disk, and then in order."""
+    path = tmp_path / "messages.db"
+    store = MessageStore(path)
     events: list[str] = []
-    fail = [True]
 
-    def sync(*, lazy: bool = False) -> bool:
-        events.append("lazy sync" if lazy else "sync")
-        if fail[0]:
-            fail[0] = False
-            return False
-        return True
+    def rows_on_disk() -> int:
+        with contextlib.closing(sqlite3.connect(path, timeout=0)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
     class Session:
+        """Output depending on the messages stored before it was queued."""
+
         def __init__(self, name: str) -> None:
             self.name = name
 
+        def take_output(self) -> str:
+            return self.name
+
+        def write_output(self, output: str) -> None:
+            events.append(f"write {output} with {rows_on_disk()} on disk")
+
         def flush(self) -> None:
-            events.append(f"write {self.name}")
+            self.write_output(self.take_output())
 
     async def main() -> None:
-        output = OutputScheduler(sync, retry=0.05)
+        output = OutputScheduler(store, retry=0.05)
+        locker = sqlite3.connect(path, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        store.add("/queue/q", (), b"a")
         output.add(Session("a"))
+        store.add("/queue/q", (), b"b")
         output.add(Session("b"))
-        await asyncio.sleep(0)
-        assert events == ["sync"]  # failed: nothing written, tried again later
+        await asyncio.sleep(0.02)
+        assert events == []  # the commit failed: nothing written
+        locker.execute("ROLLBACK")
+        locker.close()
+        await asyncio.sleep(0.2)
+        store.add("/queue/q", (), b"c")
+        output.add(Session("c"))
         await asyncio.sleep(0.1)
+        output.close()
 
     run(main())
-    assert events == ["sync", "sync", "lazy sync", "write a", "lazy sync", "write b"]
+    store.close()
+    assert events == ["write a with 2 on disk", "write b with 2 on disk", "write c with 3 on disk"]
 
 
 def test_a_disconnect_receipt_is_written_after_the_commit(tmp_path: Path) -> None:

@@ -187,12 +187,19 @@ class Broker:
         for sub in list(session.subscriptions.values()):
             self._remove_subscription(sub)  # which hands its queue to other consumers
 
-    def output_written(self, session: Session, writable: bool) -> None:
+    def output_written(
+        self, session: Session, writable: bool, settling: list[Message] | None = None
+    ) -> None:
         """The server handed the session's output to its socket; ``writable`` says whether
-        the socket takes more now. Auto-acked queue messages are consumed only here."""
-        settling = session.settling
+        the socket takes more now. Auto-acked queue messages are consumed only here.
+
+        ``settling`` names the messages that output carried, when the server took it
+        earlier than it wrote it (to commit the store meanwhile); by default, every
+        message settling now.
+        """
+        if settling is None:
+            settling, session.settling = session.settling, []
         if settling:
-            session.settling = []
             size = MESSAGE_OVERHEAD * len(settling)
             for message in settling:
                 size += len(message.body)
@@ -205,6 +212,26 @@ class Broker:
                         message.stored = None
         if writable and not session.writable and not session.closed:
             self.set_writable(session, True)
+
+    def output_lost(self, session: Session, settling: list[Message]) -> None:
+        """Output taken from ``session`` never reached its socket (the connection went
+        first): its auto-acked queue messages go back to their queues' heads, now or,
+        while the session is still open, when it closes."""
+        if not settling:
+            return
+        if not session.closed:
+            session.settling[:0] = settling
+            return
+        if self.store is not None:
+            for message in settling:  # never reached the client: not a redelivery
+                if message.stored is not None:
+                    self.store.redelivered(message.stored, message.redeliveries)
+        queues = {}
+        for message in reversed(settling):
+            queue = queues[message.destination] = self._queue(message.destination)
+            queue.push_front([message])
+        for queue in queues.values():
+            self._dispatch(queue)
 
     def set_writable(self, session: Session, writable: bool) -> None:
         """The connection's output crossed its limit (False) or drained (True)."""

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from stompbox.protocol.frames import Headers
 
-__all__ = ["MessageStore", "StoreError"]
+__all__ = ["Batch", "MessageStore", "StoreError"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -102,6 +103,19 @@ class _Row:
         self.delivered: bool | None = None
 
 
+def _merge(base: _Row, later: _Row) -> _Row:
+    """``base`` with the fields ``later`` changed."""
+    for name in _Row.__slots__:
+        value = getattr(later, name)
+        if value is not None:
+            setattr(base, name, value)
+    return base
+
+
+Batch = tuple[dict[int, _Row], dict[int, _Row], list[int]]
+"""Changes taken for one commit: new rows, changed rows, removed ids."""
+
+
 class MessageStore:
     """An SQLite-backed set of persistent queue messages; synchronous like the broker.
 
@@ -123,6 +137,11 @@ class MessageStore:
         self._gone: list[int] = []
         """Messages on disk to delete."""
         self._dirty = False
+        self._writing = threading.Condition()
+        self._outstanding = False
+        """A batch was taken and is not written yet (perhaps on another thread)."""
+        self._failed: Batch | None = None
+        """A batch whose write failed: it goes back before the next is taken."""
         self.urgent = False
         """Whether some pending change is one a client may hear of next (a new message, a
         delivery): a removal alone can wait for the next commit."""
@@ -232,7 +251,7 @@ class MessageStore:
     @property
     def pending(self) -> bool:
         """Whether some change waits for :meth:`commit`."""
-        return bool(self._new or self._changed or self._gone)
+        return bool(self._new or self._changed or self._gone or self._failed)
 
     def commit(self) -> None:
         """Write every pending change in one transaction, synced to disk before it returns.
@@ -240,48 +259,103 @@ class MessageStore:
         On failure (a full disk, an I/O error) the transaction is rolled back, the changes
         stay pending for the next attempt, and :class:`StoreError` says why.
         """
-        if not self.pending:
-            self._dirty = self.urgent = False
-            return
-        new, changed, gone = self._new, self._changed, self._gone
-        db = self._db
-        try:
-            db.execute("BEGIN")
-            if new:
-                db.executemany(
-                    _INSERT,
-                    [
-                        (
-                            i,
-                            r.destination,
-                            _json(r.headers),
-                            r.body,
-                            r.redeliveries,
-                            r.delivered,
-                        )
-                        for i, r in new.items()
-                    ],
-                )
-            marks = []
-            for message_id, row in changed.items():
-                if row.destination is None and row.redeliveries is None:
-                    marks.append(message_id)  # the usual change: one more delivery
-                else:
-                    self._update(message_id, row)
-            if marks:
-                db.executemany(
-                    "UPDATE messages SET delivered = 1 WHERE id BETWEEN ? AND ?", _runs(marks)
-                )
-            if gone:
-                db.executemany("DELETE FROM messages WHERE id BETWEEN ? AND ?", _runs(gone))
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise StoreError(self.path, "commit", exc) from None
-        self._on_disk += len(new) - len(gone)
-        self._new, self._changed, self._gone = {}, {}, []
+        batch = self.take_batch()
+        if batch is not None:
+            self.write_batch(batch)
+
+    def take_batch(self) -> Batch | None:
+        """Take every pending change for :meth:`write_batch`, which may run on another
+        thread while changes for the next batch gather; None if there are none.
+
+        Batches are written one at a time and in order: this waits for a batch taken
+        before to be written, and a batch whose write failed comes back first.
+        """
+        with self._writing:
+            while self._outstanding:
+                self._writing.wait()
+            failed, self._failed = self._failed, None
+        if failed is not None:
+            self._restore(failed)
         self._dirty = self.urgent = False
+        if not (self._new or self._changed or self._gone):
+            return None
+        batch = (self._new, self._changed, self._gone)
+        self._new, self._changed, self._gone = {}, {}, []
+        self._on_disk += len(batch[0]) - len(batch[2])
+        self._outstanding = True
+        return batch
+
+    def write_batch(self, batch: Batch) -> None:
+        """Write ``batch`` in one transaction, synced to disk before it returns; safe to
+        call from another thread. Raises :class:`StoreError`, the file unchanged, and the
+        batch's changes pending again."""
+        new, changed, gone = batch
+        try:
+            db = self._db
+            try:
+                db.execute("BEGIN")
+                if new:
+                    db.executemany(
+                        _INSERT,
+                        [
+                            (
+                                i,
+                                r.destination,
+                                _json(r.headers),
+                                r.body,
+                                r.redeliveries,
+                                r.delivered,
+                            )
+                            for i, r in new.items()
+                        ],
+                    )
+                marks = []
+                for message_id, row in changed.items():
+                    if row.destination is None and row.redeliveries is None:
+                        marks.append(message_id)  # the usual change: one more delivery
+                    else:
+                        self._update(message_id, row)
+                if marks:
+                    db.executemany(
+                        "UPDATE messages SET delivered = 1 WHERE id BETWEEN ? AND ?",
+                        _runs(marks),
+                    )
+                if gone:
+                    db.executemany("DELETE FROM messages WHERE id BETWEEN ? AND ?", _runs(gone))
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                self._on_disk -= len(new) - len(gone)
+                self._failed = batch
+                self.urgent = True
+                raise StoreError(self.path, "commit", exc) from None
+        finally:
+            with self._writing:
+                self._outstanding = False
+                self._writing.notify_all()
+
+    def _restore(self, batch: Batch) -> None:
+        """Put back a batch whose write failed, in front of the changes made since, so
+        that the next commit writes both as if they had been one."""
+        new, changed, gone = batch
+        removed = set(self._gone)
+        never_written = removed & new.keys()  # added, then removed before a commit held
+        if never_written:
+            self._gone = [i for i in self._gone if i not in never_written]
+        restored: dict[int, _Row] = {}
+        for message_id, row in new.items():
+            if message_id in never_written:
+                continue
+            later = self._changed.pop(message_id, None)
+            restored[message_id] = row if later is None else _merge(row, later)
+        self._new = {**restored, **self._new}
+        for message_id, row in changed.items():
+            if message_id in removed:
+                continue
+            later = self._changed.get(message_id)
+            self._changed[message_id] = row if later is None else _merge(row, later)
+        self._gone = gone + self._gone
 
     def _update(self, message_id: int, row: _Row) -> None:
         if row.destination is not None:
@@ -327,7 +401,9 @@ class MessageStore:
 
     def __len__(self) -> int:
         """Messages stored, counting the changes not yet committed."""
-        return self._on_disk + len(self._new) - len(self._gone)
+        failed = self._failed
+        waiting = len(failed[0]) - len(failed[2]) if failed is not None else 0
+        return self._on_disk + waiting + len(self._new) - len(self._gone)
 
     def close(self) -> None:
         """Commit what is pending, then close the file (even if the commit fails)."""

@@ -36,7 +36,7 @@ class SessionRegistry:
         self.app = app
         self.sessions: set[ServerSession] = set()
         """Open sessions of every transport."""
-        self.output = OutputScheduler(broker.sync if broker.store is not None else None)
+        self.output = OutputScheduler(broker.store)
         """Writes every session's output, after the broker's store has committed what
         that output depends on (group commit)."""
         if broker.store is not None:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from stompbox.broker import Broker, BrokerError, Session
+from stompbox.broker import Broker, BrokerError, Message, Session
 from stompbox.protocol import (
     ConnectionClosed,
     ConnectTimeout,
@@ -25,9 +25,13 @@ from stompbox.protocol import (
 from .config import ServerConfig
 from .output import OutputScheduler
 
-__all__ = ["AccessDenied", "Application", "ServerSession", "Transport"]
+__all__ = ["AccessDenied", "Application", "Output", "ServerSession", "Transport"]
 
 log = logging.getLogger("stompbox.server")
+
+Output = tuple[list[bytes], list[Message]]
+"""A session's output taken for writing: its bytes, and the auto-acked queue messages
+they carry (consumed once written)."""
 
 
 class Transport(Protocol):
@@ -289,13 +293,36 @@ class ServerSession:
 
     def flush(self) -> None:
         """Hand everything the connection queued to the transport, in one call."""
+        output = self.take_output()
+        if output is not None:
+            self.write_output(output)
+
+    def take_output(self) -> Output | None:
+        """Take what the connection has queued, and the auto-acked messages it carries,
+        for :meth:`write_output` (which the scheduler calls once the store has committed
+        what the output depends on); None if nothing is queued."""
         chunks = self.conn.take_output(self.loop.time())
         if not chunks:
-            return
+            return None
+        settling: list[Message] = []
+        session = self.session
+        if session is not None and session.settling:
+            settling, session.settling = session.settling, []
+        limit = self.conn.output_limit
+        if limit is not None:  # until written, the bytes count against the outbound buffer
+            self.conn.output_limit = max(limit - sum(map(len, chunks)), 0)
+        return chunks, settling
+
+    def write_output(self, output: Output) -> None:
+        """Write output taken by :meth:`take_output`, and settle what it carried."""
+        chunks, settling = output
         transport = self.transport
+        session = self.session
         if transport.is_closing() or self._lingering:
-            # lost (auto-acked queue messages go back when the session closes), or
-            # handed to a closed connection by a fan-out already under way as it closed
+            # lost, or handed to a closed connection by a fan-out under way as it closed:
+            # its auto-acked messages go back to their queues
+            if session is not None:
+                self.broker.output_lost(session, settling)
             return
         if self.app is not None:
             transport.write(self.app.outgoing(self, b"".join(chunks)))
@@ -304,16 +331,17 @@ class ServerSession:
         # what the socket still buffers counts against the outbound buffer too, so that
         # a client is never more than one outbound_buffer behind what it was handed
         socket_buffered = transport.get_write_buffer_size()
-        self.conn.output_limit = max(self.config.outbound_buffer - socket_buffered, 0)
+        self.conn.output_limit = max(
+            self.config.outbound_buffer - socket_buffered - self.conn.buffered, 0
+        )
         if socket_buffered != self._output_charge:
             self.broker.memory.adjust(self._output_charge, socket_buffered)
             self._output_charge = socket_buffered
-        session = self.session
-        if session is not None and not session.closed:
+        if session is not None:
             # a connection on its way out (an ERROR, a DISCONNECT) is handed nothing more:
             # a message handed to it now would only come back as a redelivery
             writable = not self._writing_paused and not self.conn.closed
-            self.broker.output_written(session, writable)
+            self.broker.output_written(session, writable, settling)
 
     def pause_writing(self) -> None:
         """The transport's buffer is full: hand this client nothing more, read nothing."""
