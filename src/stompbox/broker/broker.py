@@ -131,12 +131,7 @@ class Broker:
         store = self.store
         if store is None or not (store.urgent if lazy else store.pending):
             return True
-        try:
-            store.commit()
-        except StoreError as exc:
-            log.error("%s; output waits until a commit succeeds", exc)
-            return False
-        return True
+        return store.try_commit()
 
     def close(self) -> None:
         """Commit and release the message store, if any (persistent messages stay in it)."""

@@ -16,6 +16,7 @@ turn. A message stored and removed between two commits never touches the disk.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -24,6 +25,8 @@ from pathlib import Path
 from stompbox.protocol.frames import Headers
 
 __all__ = ["Batch", "MessageStore", "StoreError"]
+
+log = logging.getLogger("stompbox.broker")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -262,6 +265,16 @@ class MessageStore:
         batch = self.take_batch()
         if batch is not None:
             self.write_batch(batch)
+
+    def try_commit(self) -> bool:
+        """:meth:`commit`, logging a failure rather than raising it: False when the
+        changes stay pending and output that depends on them must wait."""
+        try:
+            self.commit()
+        except StoreError as exc:
+            log.error("%s; output waits until a commit succeeds", exc)
+            return False
+        return True
 
     def take_batch(self) -> Batch | None:
         """Take every pending change for :meth:`write_batch`, which may run on another

@@ -8,7 +8,7 @@ import contextlib
 import logging
 from typing import Any, Protocol
 
-from stompbox.broker.store import MessageStore, StoreError
+from stompbox.broker.store import MessageStore
 
 __all__ = ["OutputScheduler", "Writable"]
 
@@ -194,12 +194,7 @@ class OutputScheduler:
             self._end_commit(held, future.exception())
         if self._held:
             return False  # a failed batch's output is still waiting: this goes after it
-        try:
-            store.commit()
-        except StoreError as exc:
-            log.error("%s; output waits until a commit succeeds", exc)
-            return False
-        return True
+        return store.try_commit()
 
     def close(self) -> None:
         """Wait for a commit under way; stop the worker thread."""
