@@ -173,12 +173,7 @@ class Broker:
                 blocked.remove(session)
             session.blocked_on = None
         unsent, session.settling = session.settling, []
-        if self.store is not None:
-            for message in unsent:  # never reached the client: not a redelivery
-                if message.stored is not None:
-                    self.store.redelivered(message.stored, message.redeliveries)
-        for message in reversed(unsent):
-            self._queue(message.destination).push_front([message])
+        self._return_unsent(unsent)
         for sub in list(session.subscriptions.values()):
             self._remove_subscription(sub)  # which hands its queue to other consumers
 
@@ -217,16 +212,22 @@ class Broker:
         if not session.closed:
             session.settling[:0] = settling
             return
+        for queue in self._return_unsent(settling):
+            self._dispatch(queue)
+
+    def _return_unsent(self, messages: list[Message]) -> list[Queue]:
+        """Put auto-acked queue messages whose bytes never reached the socket back at the
+        heads of their queues, in order, without counting a delivery attempt; return
+        those queues."""
         if self.store is not None:
-            for message in settling:  # never reached the client: not a redelivery
+            for message in messages:  # never reached the client: not a redelivery
                 if message.stored is not None:
                     self.store.redelivered(message.stored, message.redeliveries)
-        queues = {}
-        for message in reversed(settling):
+        queues: dict[str, Queue] = {}
+        for message in reversed(messages):
             queue = queues[message.destination] = self._queue(message.destination)
             queue.push_front([message])
-        for queue in queues.values():
-            self._dispatch(queue)
+        return list(queues.values())
 
     def set_writable(self, session: Session, writable: bool) -> None:
         """The connection's output crossed its limit (False) or drained (True)."""

@@ -330,13 +330,10 @@ class ServerSession:
             transport.writelines(chunks)
         # what the socket still buffers counts against the outbound buffer too, so that
         # a client is never more than one outbound_buffer behind what it was handed
-        socket_buffered = transport.get_write_buffer_size()
+        socket_buffered = self._charge_socket_buffer()
         self.conn.output_limit = max(
             self.config.outbound_buffer - socket_buffered - self.conn.buffered, 0
         )
-        if socket_buffered != self._output_charge:
-            self.broker.memory.adjust(self._output_charge, socket_buffered)
-            self._output_charge = socket_buffered
         if session is not None:
             # a connection on its way out (an ERROR, a DISCONNECT) is handed nothing more:
             # a message handed to it now would only come back as a redelivery
@@ -352,9 +349,7 @@ class ServerSession:
 
     def resume_writing(self) -> None:
         self._writing_paused = False
-        socket_buffered = self.transport.get_write_buffer_size()
-        self.broker.memory.adjust(self._output_charge, socket_buffered)
-        self._output_charge = socket_buffered
+        self._charge_socket_buffer()
         self._resume_reading(_OUTPUT_FULL)
         session = self.session
         if session is not None and not session.closed and self.conn.buffered == 0:
@@ -373,6 +368,14 @@ class ServerSession:
 
     # the memory budget
 
+    def _charge_socket_buffer(self) -> int:
+        """Charge what the socket's buffer holds now to the memory budget; return it."""
+        socket_buffered = self.transport.get_write_buffer_size()
+        if socket_buffered != self._output_charge:
+            self.broker.memory.adjust(self._output_charge, socket_buffered)
+            self._output_charge = socket_buffered
+        return socket_buffered
+
     def block_for_memory(self) -> None:
         """Stop reading this client while the broker is over its memory budget; it gets
         an ERROR if that lasts ``memory_grace`` seconds."""
@@ -383,10 +386,13 @@ class ServerSession:
         self._memory_timer = self.loop.call_later(grace, self._memory_grace_over)
 
     def unblock_for_memory(self) -> None:
+        self._stop_memory_timer()
+        self._resume_reading(_MEMORY)
+
+    def _stop_memory_timer(self) -> None:
         if self._memory_timer is not None:
             self._memory_timer.cancel()
             self._memory_timer = None
-        self._resume_reading(_MEMORY)
 
     def _memory_grace_over(self) -> None:
         self._memory_timer = None
@@ -435,9 +441,7 @@ class ServerSession:
             return
         transport.write_eof()
         self._lingering = True
-        if self._memory_timer is not None:
-            self._memory_timer.cancel()
-            self._memory_timer = None
+        self._stop_memory_timer()
         if self._read_pauses:
             self._read_pauses = 0
             transport.resume_reading()
@@ -455,9 +459,7 @@ class ServerSession:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._memory_timer is not None:
-            self._memory_timer.cancel()
-            self._memory_timer = None
+        self._stop_memory_timer()
         self.broker.memory.release(self._input_charge + self._output_charge)
         self._input_charge = self._output_charge = 0
         if self._lost is not None:
