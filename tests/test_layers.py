@@ -27,6 +27,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "neutral": ("stompbox._version", "stompbox.net"),
     "protocol": ("stompbox.protocol",),
     "broker": ("stompbox.broker",),
+    "security": ("stompbox.security",),
     "server": ("stompbox.server",),
     "client": ("stompbox.client",),
     "relay": ("stompbox.relay",),
@@ -43,10 +44,11 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "neutral": frozenset(),
     "protocol": frozenset({"neutral"}),
     "broker": frozenset({"protocol", "neutral"}),
-    "server": frozenset({"broker", "protocol", "neutral"}),
+    "security": frozenset({"broker", "protocol", "neutral"}),
+    "server": frozenset({"security", "broker", "protocol", "neutral"}),
     "client": frozenset({"protocol", "neutral"}),
     "relay": frozenset({"client", "protocol", "neutral"}),
-    "app": frozenset({"server", "broker", "protocol", "relay", "client", "neutral"}),
+    "app": frozenset({"server", "security", "broker", "protocol", "relay", "client", "neutral"}),
     "cli": frozenset(LAYERS) - {"cli"},
     ROOT: frozenset({"client", "neutral"}),
 }
@@ -59,6 +61,10 @@ FORBIDDEN: dict[str, dict[str, str]] = {
     },
     "broker": {
         "asyncio": "the broker is synchronous, called from the event loop by its one owner",
+    },
+    "security": {
+        "asyncio": "verifiers and rules are plain objects; the server decides where they run",
+        "socket": "security sees credentials and names, never sockets",
     },
 }
 

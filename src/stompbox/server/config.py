@@ -54,6 +54,26 @@ class ServerConfig:
     outbound_buffer: int = 1024 * 1024
     """Bytes a connection may have waiting to be written before it counts as slow."""
     max_connections: int = 65_536
+    max_connections_per_address: int = 4_096
+    """Open connections from one source address (all transports together)."""
+    connect_attempts_per_minute: int = 6_000
+    """New connections one source address may open per minute (a bucket that refills
+    evenly); past it, connections are refused until it refills."""
+    allowed_origins: list[str] | None = None
+    """Web origins (``https://app.example.com``, ``https://*.example.com``, ``*``) whose
+    pages may open a WebSocket; None: same-origin only. Handshakes without ``Origin``
+    (scripts, stomp.py, native apps) are not affected."""
+    tls_cert: str | None = None
+    """PEM certificate chain; with ``tls_key``, STOMP over TLS listens on ``tls_port`` and
+    the WebSocket listener serves WSS."""
+    tls_key: str | None = None
+    tls_ca: str | None = None
+    """PEM CA bundle for client certificates: when set, a client certificate is asked
+    for and verified (``tls_client_cert`` says whether it is required)."""
+    tls_client_cert: str = "optional"
+    """With ``tls_ca``: ``optional`` or ``required``."""
+    tls_port: int = 61614
+    """STOMP over TLS, when ``tls_cert`` is set; 0 turns it off."""
     users: dict[str, str] | None = None
     """login -> passcode; when set, CONNECT must present one of them."""
     virtual_hosts: list[str] | None = None
