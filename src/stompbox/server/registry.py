@@ -58,7 +58,11 @@ class SessionRegistry:
         return f"max_connections limit of {limit} exceeded"
 
     def open(
-        self, transport: Transport, peer: str, handshake: Mapping[str, Any] | None = None
+        self,
+        transport: Transport,
+        peer: str,
+        handshake: Mapping[str, Any] | None = None,
+        client_cert: Mapping[str, Any] | None = None,
     ) -> ServerSession:
         """A session for a new connection; it leaves the registry when its connection does."""
         session = ServerSession(
@@ -70,6 +74,7 @@ class SessionRegistry:
             app=self.app,
             handshake=handshake,
             on_lost=self.sessions.discard,
+            client_cert=client_cert,
         )
         self.sessions.add(session)
         return session

@@ -116,6 +116,7 @@ class ServerSession:
         "app",
         "attributes",
         "broker",
+        "client_cert",
         "config",
         "conn",
         "handshake",
@@ -137,10 +138,14 @@ class ServerSession:
         app: Application | None = None,
         handshake: Mapping[str, Any] | None = None,
         on_lost: Callable[[ServerSession], None] | None = None,
+        client_cert: Mapping[str, Any] | None = None,
     ) -> None:
         self.app = app
         self.handshake = handshake
         """The ASGI scope of a WebSocket handshake (headers, cookies, query), if any."""
+        self.client_cert = client_cert
+        """The client's TLS certificate as :meth:`ssl.SSLSocket.getpeercert` gives it, when
+        it presented one that verified against ``tls_ca``."""
         self.principal: Any = None
         self.attributes: dict[str, Any] = {}
         self.broker = broker
