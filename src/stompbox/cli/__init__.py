@@ -12,6 +12,7 @@ import argparse
 from stompbox._version import __version__
 
 from .bench import add_bench_command
+from .passwd import add_passwd_command
 from .serve import add_serve_command, load_app
 from .tools import add_client_commands
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(commands)
     add_client_commands(commands)
     add_bench_command(commands)
+    add_passwd_command(commands)
     return parser
 
 
