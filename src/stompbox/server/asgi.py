@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from stompbox.broker import Broker
 from stompbox.net import choose_subprotocol
+from stompbox.security.origins import OriginPolicy
 
 from .config import ServerConfig
 from .registry import SessionRegistry
 from .session import Application, ServerSession
 
 __all__ = ["MessageTransport", "StompASGI"]
+
+log = logging.getLogger("stompbox.server")
 
 _LINGER = 1.0  # seconds a writer task waits for more output before it goes away
 
@@ -213,7 +217,8 @@ class StompASGI:
     """An ASGI application serving STOMP over WebSocket on every path it is mounted at.
 
     ``broker`` is shared with whatever else should reach it (an application, a TCP
-    listener); HTTP requests get ``426 Upgrade Required``.
+    listener); HTTP requests get ``426 Upgrade Required``. Handshakes from web pages of
+    origins other than the app's own and ``config.allowed_origins`` get 403.
     """
 
     def __init__(
@@ -230,6 +235,7 @@ class StompASGI:
         self.registry = registry
         self.config = registry.config
         self.broker = registry.broker
+        self.origins = OriginPolicy(self.config.allowed_origins)
 
     @property
     def connections(self) -> set[ServerSession]:
@@ -265,9 +271,14 @@ class StompASGI:
             return
         client = scope.get("client") or ("?", 0)
         peer = f"ws:{client[0]}:{client[1]}"
+        origin, host = _origin_and_host(scope)
+        if not self.origins.allows(origin, host):
+            log.warning("%s: WebSocket handshake refused: origin %r is not allowed", peer, origin)
+            await _refuse(send, scope, 403, "origin not allowed")
+            return
         refusal = self.registry.refusal(peer)
         if refusal is not None:
-            await _refuse(send, scope, refusal)
+            await _refuse(send, scope, 503, refusal)
             return
         await send(
             {
@@ -310,11 +321,28 @@ class StompASGI:
             await close()
 
 
-async def _refuse(send: Send, scope: Scope, reason: str) -> None:
-    """HTTP 503 instead of the upgrade where the ASGI server supports denial responses
-    (the ``websocket.http.response`` extension), else a close with 1013 (try again later)."""
+def _origin_and_host(scope: Scope) -> tuple[str | None, str | None]:
+    """The handshake's ``Origin`` and ``Host`` (None unless exactly one; several origins
+    come out as one malformed value, which is refused)."""
+    origins, hosts = [], []
+    for name, value in scope.get("headers", ()):
+        if name == b"origin":
+            origins.append(value.decode("latin-1"))
+        elif name == b"host":
+            hosts.append(value.decode("latin-1"))
+    return ", ".join(origins) or None, hosts[0] if len(hosts) == 1 else None
+
+
+_CLOSE_CODES = {403: 1008, 503: 1013}
+"""Where HTTP denial is not supported: policy violation, try again later."""
+
+
+async def _refuse(send: Send, scope: Scope, status: int, reason: str) -> None:
+    """HTTP ``status`` (403 or 503) instead of the upgrade where the ASGI server supports
+    denial responses (the ``websocket.http.response`` extension), else a close with the
+    matching WebSocket code."""
     if "websocket.http.response" in scope.get("extensions", {}):
-        await send({"type": "websocket.http.response.start", "status": 503, "headers": []})
+        await send({"type": "websocket.http.response.start", "status": status, "headers": []})
         await send({"type": "websocket.http.response.body", "body": f"{reason}\n".encode()})
     else:
-        await send({"type": "websocket.close", "code": 1013, "reason": reason})
+        await send({"type": "websocket.close", "code": _CLOSE_CODES[status], "reason": reason})

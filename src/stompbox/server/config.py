@@ -11,6 +11,7 @@ from stompbox._version import __version__
 from stompbox.broker.config import BrokerConfig, DestinationKind, SlowConsumerPolicy
 from stompbox.protocol.parser import DEFAULT_LIMITS, Limits
 from stompbox.protocol.server import CONNECT_LIMITS
+from stompbox.security.origins import OriginPolicy
 
 __all__ = ["ConfigError", "ServerConfig"]
 
@@ -159,6 +160,10 @@ class ServerConfig:
                 raise ConfigError(f"{name} must be a positive integer, not {value!r}")
         if len(self.heartbeat) != 2 or min(self.heartbeat) < 0:
             raise ConfigError(f"heartbeat must be two non-negative integers, not {self.heartbeat}")
+        try:
+            OriginPolicy(self.allowed_origins)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"allowed_origins: {exc}") from None
 
 
 def _check_keys(source: str, section: str, values: dict[str, Any], cls: Any) -> None:

@@ -15,6 +15,7 @@ in both directions; flow control is TCP's own.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import struct
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from stompbox.net import choose_subprotocol, set_keepalive
+from stompbox.security.origins import OriginPolicy
 
 from .asgi import StompASGI
 from .config import ServerConfig
@@ -308,6 +310,8 @@ class WebSocketProtocol(asyncio.Protocol):
         peer = f"ws:{client[0]}:{client[1]}" if client else f"ws:{peername}"
         if request.path.partition("?")[0] != config.ws_path:
             response = ws.reject(404, f"no STOMP endpoint at {request.path}\n")
+        elif not _origin_allowed(config, request, peer):
+            response = ws.reject(403, "origin not allowed\n")
         elif (refusal := registry.refusal(peer)) is not None:
             response = ws.reject(503, f"{refusal}\n")
         else:
@@ -377,6 +381,25 @@ def _max_size(config: ServerConfig) -> int:
     """A message holds at most one STOMP frame of the largest size, and room for
     heart-beats around it."""
     return (config.limits.max_frame_size or 1 << 26) + 1024
+
+
+def _origin_allowed(config: ServerConfig, request: Request, peer: str) -> bool:
+    """Whether the page that opened this WebSocket may (docs/configuration.md, "Origin
+    checks"); a refusal is logged."""
+    origins, hosts = request.headers.get_all("Origin"), request.headers.get_all("Host")
+    origin = ", ".join(origins) or None  # several: malformed, so refused
+    if _origin_policy(tuple(config.allowed_origins or ())).allows(
+        origin, hosts[0] if len(hosts) == 1 else None
+    ):
+        return True
+    log.warning("%s: WebSocket handshake refused: origin %r is not allowed", peer, origin)
+    return False
+
+
+@functools.lru_cache(maxsize=4)
+def _origin_policy(allowed: tuple[str, ...]) -> OriginPolicy:
+    """Built once per list of origins rather than once per handshake."""
+    return OriginPolicy(allowed)
 
 
 def _select_subprotocol(ws: ServerProtocol, offered: Sequence[Subprotocol]) -> Subprotocol | None:
