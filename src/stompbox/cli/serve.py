@@ -29,6 +29,9 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["ws_port"] = args.ws_port
     if args.ws_path is not None:
         overrides["ws_path"] = args.ws_path
+    for name in ("tls_cert", "tls_key", "tls_ca", "tls_port"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     try:
         if args.config is not None:
             config = ServerConfig.from_toml(args.config, **overrides)
@@ -80,11 +83,15 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         run(config, broker, app)
+    except ConfigError as exc:  # a TLS file, found wanting when the listeners start
+        print(f"stompbox serve: {exc}", file=sys.stderr)
+        return 2
     except StoreError as exc:  # reported before listening: the store path and why
         print(f"stompbox serve: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        ports = f"{config.port}" + (f" and {config.ws_port}" if config.ws_port else "")
+        tls_port = config.tls_port if config.tls_cert is not None else 0
+        ports = " and ".join(str(p) for p in (config.port, tls_port, config.ws_port) if p)
         print(f"stompbox serve: cannot listen on {config.host}:{ports}: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -137,6 +144,24 @@ def add_serve_command(commands: Any) -> None:
         "--ws-port", type=int, help="WebSocket port (default 15674; 0 turns WebSocket off)"
     )
     serve.add_argument("--ws-path", help="WebSocket path (default /ws)")
+    serve.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help=(
+            "PEM certificate chain: serve STOMP over TLS on --tls-port and WSS on the "
+            "WebSocket port (needs --tls-key; SIGHUP reloads both files)"
+        ),
+    )
+    serve.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        help="PEM CA bundle: verify client certificates against it (optional unless "
+        'tls_client_cert = "required" in the config file)',
+    )
+    serve.add_argument(
+        "--tls-port", type=int, help="STOMP over TLS port (default 61614; 0 turns it off)"
+    )
     serve.add_argument("--config", metavar="FILE", help="TOML configuration file")
     serve.add_argument(
         "--app",

@@ -164,6 +164,18 @@ class ServerConfig:
             OriginPolicy(self.allowed_origins)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"allowed_origins: {exc}") from None
+        if self.tls_cert is not None and self.tls_key is None:
+            raise ConfigError("tls_cert needs tls_key too (the certificate's private key)")
+        if self.tls_key is not None and self.tls_cert is None:
+            raise ConfigError("tls_key needs tls_cert too")
+        if self.tls_client_cert not in ("optional", "required"):
+            raise ConfigError(
+                f"tls_client_cert must be 'optional' or 'required', not {self.tls_client_cert!r}"
+            )
+        if not 0 <= self.tls_port < 65536:
+            raise ConfigError(
+                f"tls_port must be 0-65535 (0 turns STOMP over TLS off), not {self.tls_port}"
+            )
 
 
 def _check_keys(source: str, section: str, values: dict[str, Any], cls: Any) -> None:

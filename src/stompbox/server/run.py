@@ -15,6 +15,7 @@ from .config import ServerConfig
 from .registry import SessionRegistry
 from .session import Application
 from .tcp import TcpServer
+from .tls import reload, server_context
 from .trim import MemoryTrimmer
 from .websocket import serve_websocket
 
@@ -33,19 +34,21 @@ async def start_server(
 ) -> AsyncIterator[TcpServer]:
     """Run TCP (and WebSocket, unless ``ws_port`` is 0) listeners inside ``async with``;
     they stop cleanly on exit. ``registry`` (an application's, say) replaces the first
-    three arguments."""
+    three arguments. With ``tls_cert`` set, STOMP over TLS listens on ``tls_port`` too
+    (unless it is 0) and the WebSocket listener serves WSS, both with one context
+    (``server.tls``); a bad certificate file raises :class:`ConfigError` here."""
     owned = broker is None and registry is None
+    config = registry.config if registry is not None else config or ServerConfig()
+    tls = server_context(config)  # first: a bad certificate file leaves nothing to close
     if registry is None:
-        config = config or ServerConfig()
         registry = SessionRegistry(broker or Broker(config.broker), config, app)
-    config = registry.config
-    server = TcpServer(registry.broker, config, registry=registry)
+    server = TcpServer(registry.broker, config, registry=registry, tls=tls)
     await server.start()
     websocket = None
     trimmer = asyncio.create_task(MemoryTrimmer(registry.broker).run())
     try:
         if config.ws_port:
-            websocket = await serve_websocket(registry)
+            websocket = await serve_websocket(registry, tls=tls)
             server.ws_port = int(next(iter(websocket.sockets)).getsockname()[1])
         yield server
     finally:
@@ -62,18 +65,25 @@ async def start_server(
 async def serve(
     config: ServerConfig, broker: Broker | None = None, app: Application | None = None
 ) -> None:
-    """Serve until SIGINT or SIGTERM, then stop accepting, drain and close."""
+    """Serve until SIGINT or SIGTERM, then stop accepting, drain and close. SIGHUP
+    reloads the TLS certificate for new connections; open ones are not touched."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with start_server(config, broker, app) as server:
+        tls = server.tls
+        if tls is not None:
+            loop.add_signal_handler(signal.SIGHUP, reload, tls, server.config)
         log.info(
             "stompbox listening on %s:%d (STOMP 1.0, 1.1, 1.2 over TCP)", config.host, server.port
         )
+        if server.tls_port:
+            log.info("stompbox listening on %s:%d (STOMP over TLS)", config.host, server.tls_port)
         if config.ws_port:
             log.info(
-                "stompbox listening on ws://%s:%d%s (STOMP over WebSocket)",
+                "stompbox listening on %s://%s:%d%s (STOMP over WebSocket)",
+                "ws" if tls is None else "wss",
                 config.host,
                 server.ws_port,
                 config.ws_path,

@@ -1,9 +1,11 @@
-"""The TCP listener: an :class:`asyncio.Protocol` per connection around a session."""
+"""The TCP listeners, plain and TLS: an :class:`asyncio.Protocol` per connection around a
+session."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import cast
 
 from stompbox.broker import Broker
@@ -13,6 +15,7 @@ from stompbox.protocol import Frame, serialize
 from .config import ServerConfig
 from .registry import SessionRegistry
 from .session import Application, ServerSession, Transport
+from .tls import client_certificate
 
 __all__ = ["StompProtocol", "TcpServer"]
 
@@ -20,12 +23,14 @@ log = logging.getLogger("stompbox.server")
 
 
 class StompProtocol(asyncio.Protocol):
-    """Feeds one TCP connection to a :class:`ServerSession`; nothing else."""
+    """Feeds one TCP connection to a :class:`ServerSession`; nothing else. Over TLS it
+    is made once the handshake is done, and hands on the client's certificate."""
 
-    __slots__ = ("server", "session")
+    __slots__ = ("server", "session", "tls")
 
-    def __init__(self, server: TcpServer) -> None:
+    def __init__(self, server: TcpServer, *, tls: bool = False) -> None:
         self.server = server
+        self.tls = tls
         self.session: ServerSession | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -33,6 +38,8 @@ class StompProtocol(asyncio.Protocol):
         tcp = cast(asyncio.Transport, transport)
         peername = tcp.get_extra_info("peername")
         peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        if self.tls:
+            peer = f"tls:{peer}"
         refusal = registry.refusal(peer)
         if refusal is not None:
             tcp.write(serialize(Frame("ERROR", (("message", refusal),)), None))
@@ -44,7 +51,8 @@ class StompProtocol(asyncio.Protocol):
             set_keepalive(sock, config.keepalive_idle)
         tcp.set_write_buffer_limits(high=config.outbound_buffer)
         log.debug("%s: connection opened", peer)
-        self.session = registry.open(cast(Transport, tcp), peer)
+        cert = client_certificate(tcp) if self.tls else None
+        self.session = registry.open(cast(Transport, tcp), peer, client_cert=cert)
 
     def data_received(self, data: bytes) -> None:
         if self.session is not None:
@@ -70,8 +78,9 @@ class StompProtocol(asyncio.Protocol):
 
 
 class TcpServer:
-    """A running STOMP-over-TCP listener; its sessions are opened in ``registry``, which
-    WebSocket listeners of the same server share."""
+    """A running STOMP-over-TCP listener, and over TLS on ``tls_port`` when given a
+    ``tls`` context; its sessions are opened in ``registry``, which WebSocket listeners of
+    the same server share."""
 
     def __init__(
         self,
@@ -80,13 +89,17 @@ class TcpServer:
         app: Application | None = None,
         *,
         registry: SessionRegistry | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.registry = registry or SessionRegistry(broker, config, app)
+        self.tls = tls
+        """The server context of both TLS listeners, reloaded in place on SIGHUP."""
         self.broker = self.registry.broker
         self.config = config
         self.loop = asyncio.get_running_loop()
         self.ws_port = 0
         self._server: asyncio.base_events.Server | None = None
+        self._tls_server: asyncio.base_events.Server | None = None
 
     @property
     def connections(self) -> set[ServerSession]:
@@ -101,6 +114,16 @@ class TcpServer:
             reuse_address=True,
             backlog=1024,
         )
+        if self.tls is not None and self.config.tls_port:
+            self._tls_server = await self.loop.create_server(
+                lambda: StompProtocol(self, tls=True),
+                self.config.host,
+                self.config.tls_port,
+                reuse_address=True,
+                backlog=1024,
+                ssl=self.tls,
+                ssl_handshake_timeout=self.config.connect_timeout,
+            )
 
     @property
     def port(self) -> int:
@@ -108,11 +131,20 @@ class TcpServer:
         assert self._server is not None
         return int(self._server.sockets[0].getsockname()[1])
 
+    @property
+    def tls_port(self) -> int:
+        """The bound STOMP-over-TLS port, 0 when there is none. (``tls_port=0`` in the
+        config turns TLS off, so it cannot ask for an ephemeral port as ``port=0`` does.)"""
+        if self._tls_server is None:
+            return 0
+        return int(self._tls_server.sockets[0].getsockname()[1])
+
     async def stop(self) -> None:
         """Stop accepting, tell every client, let output drain, then close."""
-        if self._server is not None:
-            self._server.close()
+        listeners = [s for s in (self._server, self._tls_server) if s is not None]
+        for listener in listeners:
+            listener.close()
         self.registry.shutdown()
         await self.registry.drain(self.config.shutdown_grace)
-        if self._server is not None:
-            await self._server.wait_closed()
+        for listener in listeners:
+            await listener.wait_closed()

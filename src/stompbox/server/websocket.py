@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import ssl
 import struct
 from collections.abc import Sequence
 from typing import cast
@@ -36,6 +37,7 @@ from .config import ServerConfig
 from .handshake import HandshakeScope
 from .registry import SessionRegistry
 from .session import ServerSession
+from .tls import client_certificate
 
 __all__ = ["StompASGI", "WebSocketProtocol", "serve_websocket"]
 
@@ -325,15 +327,19 @@ class WebSocketProtocol(asyncio.Protocol):
             self._timer = None
         self._ws = _open_connection(config)
         log.debug("%s: connection opened", peer)
-        self.session = registry.open(self, peer, HandshakeScope(head, client))
+        cert = client_certificate(self._tcp)
+        self.session = registry.open(self, peer, HandshakeScope(head, client), client_cert=cert)
         if early:
             self.data_received(early)
 
 
-async def serve_websocket(registry: SessionRegistry) -> asyncio.Server:
+async def serve_websocket(
+    registry: SessionRegistry, *, tls: ssl.SSLContext | None = None
+) -> asyncio.Server:
     """Start a WebSocket listener on ``host:ws_port`` at ``ws_path`` of the registry's
-    config, opening its sessions in ``registry``. Stop it as any :class:`asyncio.Server`
-    (``close()``, ``await wait_closed()``); ``registry.shutdown()`` closes the sessions."""
+    config, opening its sessions in ``registry``; WSS with a ``tls`` context. Stop it as
+    any :class:`asyncio.Server` (``close()``, ``await wait_closed()``);
+    ``registry.shutdown()`` closes the sessions."""
     config = registry.config
     return await asyncio.get_running_loop().create_server(
         lambda: WebSocketProtocol(registry),
@@ -341,6 +347,8 @@ async def serve_websocket(registry: SessionRegistry) -> asyncio.Server:
         config.ws_port,
         reuse_address=True,
         backlog=1024,
+        ssl=tls,
+        ssl_handshake_timeout=config.connect_timeout if tls is not None else None,
     )
 
 
