@@ -1,9 +1,12 @@
 """A chat with rooms and private messages: STOMP over WebSocket, handlers in Python.
 
 Run ``python examples/chat/app.py`` and open http://127.0.0.1:8000/ in two browsers.
-Each user names themselves at CONNECT (the ``login`` header; add an ``authenticate``
-callable to :class:`StompApp` to check it). Room messages go to ``/topic/chat/<room>``;
-private messages reach every session of one user at ``/user/queue/private``.
+Each user names themselves at CONNECT (the ``login`` header), which this demo takes on
+trust (``trust_login=True``, logged as development-only); a real app passes an
+``authenticate`` callable, a users file or JWT settings instead (docs/security.md).
+Room messages go to ``/topic/chat/<room>``; private messages reach every session of one
+user at ``/user/queue/private``. The access rules let browsers send only to the app's
+handlers, so that nobody can post to a room as if they were the server.
 """
 
 from __future__ import annotations
@@ -19,8 +22,16 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from stompbox.app import SessionEvent, StompApp, send_to, send_to_user
+from stompbox.security import allow
 
-stomp = StompApp()
+stomp = StompApp(
+    trust_login=True,
+    acl=[
+        allow("any", "send", "/app/**"),
+        allow("any", "subscribe", ["/app/**", "/topic/chat/*", "/topic/presence"]),
+        allow("authenticated", "subscribe", "/user/queue/*"),
+    ],
+)
 ROOMS = ["lobby", "python", "random"]
 
 
@@ -72,12 +83,12 @@ def refused(exc: ValueError) -> dict[str, str]:
 
 @stomp.on("connected")
 async def joined(event: SessionEvent) -> None:
-    await stomp.send("/topic/presence", {"user": event.principal, "online": True})
+    await stomp.send("/topic/presence", {"user": event.user, "online": True})
 
 
 @stomp.on("disconnect")
 async def left(event: SessionEvent) -> None:
-    await stomp.send("/topic/presence", {"user": event.principal, "online": False})
+    await stomp.send("/topic/presence", {"user": event.user, "online": False})
 
 
 async def users(request: Request) -> JSONResponse:

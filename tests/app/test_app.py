@@ -65,8 +65,8 @@ async def serving(app: StompApp, transport: str) -> AsyncIterator[Connect]:
         yield lambda **options: stompbox.connect(f"ws://127.0.0.1:{ws_port}/ws", **options)
 
 
-def greeting_app() -> StompApp:
-    app = StompApp()
+def greeting_app(*, trust_login: bool = False) -> StompApp:
+    app = StompApp(trust_login=trust_login)
 
     @app.message("/hello")
     async def hello(payload: Hello) -> dict[str, str]:
@@ -138,7 +138,7 @@ def test_patterns_variables_and_separators(transport: str) -> None:
 
 
 def test_injection_by_name_and_annotation(transport: str) -> None:
-    app = StompApp()
+    app = StompApp(trust_login=True)  # names from CONNECT's login
     captured: dict[str, Any] = {}
 
     @app.message("/trade/{account}")
@@ -204,7 +204,7 @@ def test_signature_problems_are_found_at_registration() -> None:
 
 
 def test_send_to_user_reaches_every_session_of_that_user_only(transport: str) -> None:
-    app = StompApp()
+    app = StompApp(trust_login=True)  # names from CONNECT's login
 
     @app.message("/whisper")
     @send_to_user("/queue/whispers")
@@ -248,7 +248,7 @@ def test_send_to_user_reaches_every_session_of_that_user_only(transport: str) ->
 
 
 def test_subscribe_handler_answers_the_subscriber_only(transport: str) -> None:
-    app = StompApp()
+    app = StompApp(trust_login=True)  # names from CONNECT's login
 
     @app.subscribe("/rooms")
     def rooms(principal: str) -> list[str]:
@@ -435,7 +435,7 @@ def test_session_events(transport: str) -> None:
 
 
 def test_interceptors_change_and_reject(transport: str) -> None:
-    app = greeting_app()
+    app = greeting_app(trust_login=True)
 
     @app.inbound_interceptor
     def stamp(frame: Frame, session: ServerSession) -> Frame | None:

@@ -14,6 +14,8 @@ import trustme
 import stompbox
 from stompbox.broker import Broker
 from stompbox.client import parse_url
+from stompbox.security.config import SecurityConfig
+from stompbox.security.passwords import hash_password
 from stompbox.server import ServerConfig, TcpServer, start_server
 
 from ..support import free_port, run
@@ -173,8 +175,9 @@ def test_connect_failures() -> None:
         port = free_port()
         with pytest.raises(stompbox.ConnectFailed, match="cannot reach"):
             await stompbox.connect(f"stomp://127.0.0.1:{port}/").open()
-        async with server(users={"alice": "secret"}) as srv:
-            with pytest.raises(stompbox.ConnectFailed, match="access refused") as info:
+        security = SecurityConfig(users={"alice": hash_password("secret")})
+        async with server(security=security) as srv:
+            with pytest.raises(stompbox.ConnectFailed, match="authentication failed") as info:
                 await stompbox.connect(f"stomp://alice:wrong@127.0.0.1:{srv.port}/").open()
             assert info.value.frame is not None
             async with stompbox.connect(f"stomp://alice:secret@127.0.0.1:{srv.port}/") as ok:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from stompbox.security.passwords import hash_password
+
 from ..support import free_port, stompbox, wait_for_port
 from .helpers import RawClient, stomp_client
 
@@ -80,7 +82,7 @@ separator = "."
 prefixes = {{ "/exchange/" = "topic", "/queue/" = "queue" }}
 
 [users]
-alice = "secret"
+alice = "{hash_password("secret")}"
 """
     )
     process = subprocess.Popen(
@@ -109,6 +111,9 @@ alice = "secret"
         ("[broker]\nseparator = ':'\n", "separator must be"),
         ("not toml = = =", "not valid TOML"),
         ("[nonsense]\n", "unknown section(s) nonsense"),
+        ('[users]\nalice = "secret"\n', "stompbox passwd"),
+        ("[security]\nusers_file = '/nonexistent/users'\n", "/nonexistent/users"),
+        ("[[acl]]\nwho = 'any'\nactions = 'ack'\ndestinations = '/queue/x'\n", "ack"),
     ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, content: str, message: str) -> None:

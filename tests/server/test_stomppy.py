@@ -7,6 +7,8 @@ import time
 import pytest
 
 from stompbox.broker import BrokerConfig
+from stompbox.security.config import SecurityConfig
+from stompbox.security.passwords import hash_password
 from stompbox.server import ServerConfig
 
 from .helpers import ServerThread, stomp_client
@@ -229,7 +231,8 @@ def test_heartbeats_with_stomp_py() -> None:
 
 
 def test_authentication() -> None:
-    config = ServerConfig(port=0, ws_port=0, users={"alice": "secret"})
+    security = SecurityConfig(users={"alice": hash_password("secret")})
+    config = ServerConfig(port=0, ws_port=0, security=security)
     with ServerThread(config) as server:
         conn, _ = stomp_client(server.port, username="alice", passcode="secret")
         assert conn.is_connected()
@@ -246,4 +249,4 @@ def test_authentication() -> None:
         bad.set_listener("", Errors())
         with pytest.raises(stomp.exception.ConnectFailedException):
             bad.connect("alice", "wrong", wait=True)
-        assert listener_errors == ["access refused"]
+        assert listener_errors == ["authentication failed"]

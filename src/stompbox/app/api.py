@@ -3,12 +3,13 @@ authenticators and event listeners receive, and how interceptors refuse a frame.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from stompbox.broker import BrokerError
 from stompbox.protocol import Frame
+from stompbox.security.authn import Credentials
 from stompbox.server.session import ServerSession
 
 from .routing import Reply
@@ -23,17 +24,6 @@ class FrameRejected(BrokerError):
 
 
 @dataclass(frozen=True, slots=True)
-class Credentials:
-    """What an authenticator sees: CONNECT's login and passcode, its headers, and the
-    WebSocket handshake's ASGI scope (cookies, headers, query string), when there is one."""
-
-    login: str | None
-    passcode: str | None
-    headers: Mapping[str, str]
-    handshake: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
 class SessionEvent:
     kind: str
     """connect, connected, subscribe, unsubscribe or disconnect."""
@@ -42,7 +32,14 @@ class SessionEvent:
 
     @property
     def principal(self) -> Any:
+        """What the session's authenticator returned (None: anonymous)."""
         return self.session.principal
+
+    @property
+    def user(self) -> str | None:
+        """The verified user's name (None: anonymous)."""
+        identity = self.session.identity
+        return identity.name if identity is not None else None
 
 
 def send_to(*destinations: str) -> Callable[[F], F]:

@@ -13,14 +13,16 @@ import dataclasses
 import inspect
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from stompbox.broker import Broker, BrokerError, DestinationKind
+from stompbox.broker.message import sender_headers
 from stompbox.net import parse_url
 from stompbox.protocol import Frame, FrameParser, Limits, serialize
 from stompbox.relay import RelayConnection
+from stompbox.security.acl import AccessRule
 from stompbox.server.asgi import StompASGI
 from stompbox.server.config import ServerConfig
 from stompbox.server.registry import SessionRegistry
@@ -55,7 +57,9 @@ EVENTS = ("connect", "connected", "subscribe", "unsubscribe", "disconnect")
 
 @dataclass(slots=True)
 class _SessionState:
-    user: str
+    user: str | None
+    """The verified user's name; None for an anonymous session, which has user
+    destinations of its own but is no one others can send to."""
     jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
     app_subscriptions: set[str] = field(default_factory=set)
@@ -76,6 +80,8 @@ class StompApp:
         config: ServerConfig | None = None,
         authenticate: Callable[[Credentials], Any] | None = None,
         require_auth: bool = False,
+        trust_login: bool = False,
+        acl: Iterable[AccessRule] | None = None,
         relay: str | None = None,
     ) -> None:
         self.app_prefixes = tuple(p.rstrip("/") for p in app_prefixes)
@@ -94,6 +100,13 @@ class StompApp:
             prefixes={f"{p}/": k for p, k in kinds.items()},
             separator=separator,
         )
+        security = self.config.security
+        if trust_login:
+            security.trust_login = True
+        if acl is not None:
+            security.acl = list(acl)
+        if security.anonymous is None and (require_auth or authenticate is not None):
+            security.anonymous = not require_auth
         self.broker = Broker(self.config.broker)
         self.registry = SessionRegistry(self.broker, self.config, self)
         """Where this app's sessions are opened, whatever the transport (TCP, WebSocket,
@@ -119,20 +132,21 @@ class StompApp:
 
     # -- registration ------------------------------------------------------------------
 
-    def message(self, pattern: str) -> Callable[[F], F]:
-        """``@app.message("/chat/{room}")``: handle SENDs to ``/app/chat/<room>``."""
+    def message(self, pattern: str, *, roles: Iterable[str] = ()) -> Callable[[F], F]:
+        """``@app.message("/chat/{room}")``: handle SENDs to ``/app/chat/<room>``; with
+        ``roles``, only from a principal that has one of them."""
 
         def register(handler: F) -> F:
-            self.router.add(MessageRoute(pattern, handler))
+            self.router.add(MessageRoute(pattern, handler, roles=frozenset(roles)))
             return handler
 
         return register
 
-    def subscribe(self, pattern: str) -> Callable[[F], F]:
+    def subscribe(self, pattern: str, *, roles: Iterable[str] = ()) -> Callable[[F], F]:
         """``@app.subscribe("/rooms")``: answer a SUBSCRIBE to ``/app/rooms`` once, directly."""
 
         def register(handler: F) -> F:
-            self.router.add(SubscribeRoute(pattern, handler))
+            self.router.add(SubscribeRoute(pattern, handler, roles=frozenset(roles)))
             return handler
 
         return register
@@ -164,8 +178,10 @@ class StompApp:
     def inbound_interceptor(
         self, interceptor: Callable[[Frame, ServerSession], Frame | None]
     ) -> Callable[[Frame, ServerSession], Frame | None]:
-        """See every client frame after CONNECT: return it (changed or not), None to drop
-        it, or raise :class:`FrameRejected` to answer with an ERROR."""
+        """See every client frame, CONNECT included: return it (changed or not), None to
+        drop it (a CONNECT dropped is refused), or raise :class:`FrameRejected` to answer
+        with an ERROR. An interceptor that verifies a CONNECT's token may set
+        ``session.principal`` (Spring's token-on-CONNECT pattern)."""
         self._inbound.append(interceptor)
         return interceptor
 
@@ -261,49 +277,68 @@ class StompApp:
         headers: Mapping[str, str] | None,
         only: ServerSession | None,
     ) -> None:
-        for session in list(self._users.get(user, {})):
-            if only is not None and session is not only:
-                continue
+        sessions = (only,) if only is not None else tuple(self._users.get(user, ()))
+        for session in sessions:
             state = self._sessions.get(session)
             if state is not None and destination in state.user_subscriptions.values():
                 self._publish(self._session_destination(session, destination), payload, headers)
 
     def _session_destination(self, session: ServerSession, destination: str) -> str:
-        """``/queue/updates`` of one session -> the broker destination behind it."""
+        """``/queue/updates`` of one session -> the broker destination behind it, which
+        only that session may subscribe to (the broker refuses everyone else) and whose
+        messages show ``/user/queue/updates``."""
         assert session.session is not None
-        return f"{destination}-user{session.session.id}"
+        resolved = f"{destination}-user{session.session.id}"
+        self.broker.reserve(resolved, session.session, self.user_prefix + destination)
+        return resolved
 
     # -- Application protocol, called by each ServerSession ----------------------------
 
-    def authenticate(self, session: ServerSession, frame: Frame) -> Any:
-        credentials = Credentials(
-            frame.get("login"),
-            frame.get("passcode"),
-            dict(reversed(frame.headers)),
-            session.handshake,
-        )
-        if self.authenticator is not None:
+    async def authenticate(
+        self, session: ServerSession, frame: Frame, credentials: Credentials, verified: Any
+    ) -> Any:
+        """Who the CONNECT is from: what an inbound interceptor set, else what this app's
+        ``authenticate`` callable returns, else what the server ``verified`` (users file,
+        token, certificate, the ASGI scope's user). Never CONNECT's login unchecked,
+        unless ``trust_login`` (development) says so."""
+        for interceptor in self._inbound:
+            result = interceptor(frame, session)
+            if result is None:
+                raise AccessDenied("CONNECT refused")
+            frame = result
+        principal = verified
+        if session.principal is not None:
+            principal = session.principal
+        elif self.authenticator is not None:
             principal = self.authenticator(credentials)
-        else:
-            principal = credentials.login  # an identity the client claims; no check
+            if inspect.isawaitable(principal):
+                principal = await principal
         if principal is None and self.require_auth:
             raise AccessDenied("authentication required")
-        self._emit("connect", session, frame, principal=principal)
+        session.principal = principal
+        self._emit("connect", session, frame)
         return principal
 
     def connected(self, session: ServerSession) -> None:
         assert session.session is not None
-        user = str(session.principal) if session.principal is not None else session.session.id
+        identity = session.identity
+        user = identity.name if identity is not None else None
         self._sessions[session] = _SessionState(user)
-        self._users.setdefault(user, {})[session] = None
+        if user is not None:
+            self._users.setdefault(user, {})[session] = None
         if self.relay_url is not None:
 
             def from_broker(frame: Frame) -> None:
                 if frame.command == "ERROR":
                     detail = frame.body.decode("utf-8", "replace")
                     session.error(frame.get("message") or "broker error", detail)
-                else:
-                    session.write_frame(frame)
+                    return
+                state = self._sessions.get(session)
+                if frame.command == "MESSAGE" and state is not None:
+                    target = state.user_subscriptions.get(frame.get("subscription") or "")
+                    if target is not None:  # shown as the user destination subscribed to
+                        frame = frame.with_headers([("destination", self.user_prefix + target)])
+                session.write_frame(frame)
 
             def lost(reason: str) -> None:
                 session.error("broker relay lost", reason)
@@ -325,11 +360,12 @@ class StompApp:
             return
         if state.worker is not None:
             state.worker.cancel()
-        sessions = self._users.get(state.user)
-        if sessions is not None:
+        user = state.user
+        sessions = self._users.get(user) if user is not None else None
+        if user is not None and sessions is not None:
             sessions.pop(session, None)
             if not sessions:
-                del self._users[state.user]
+                del self._users[user]
         self._emit("disconnect", session)
 
     def inbound(self, session: ServerSession, frame: Frame) -> Frame | None:
@@ -342,6 +378,12 @@ class StompApp:
         if state is None:
             return frame
         command = frame.command
+        relay = self._relays.get(session)
+        if relay is not None and command in ("SEND", "SUBSCRIBE"):
+            # the external broker does not know which destinations are private
+            owner = self.broker.owner(frame.get("destination") or "")
+            if owner is not None and owner is not session.session:
+                raise BrokerError("access denied", f"{command} to that destination is not allowed")
         if command == "SEND":
             destination = frame.get("destination") or ""
             path = self._strip(destination, self.app_prefixes)
@@ -384,7 +426,6 @@ class StompApp:
                 session.send_receipt(frame)
                 return None
             state.user_subscriptions.pop(sub_id, None)
-        relay = self._relays.get(session)
         if relay is not None and command in _RELAYED:
             relay.send(frame)  # the external broker answers, receipts included
             return None
@@ -436,6 +477,13 @@ class StompApp:
                 )
                 return
             route, variables = found
+            if route.roles and not (session.identity and route.roles & session.identity.roles):
+                session.error(
+                    "access denied",
+                    f"{destination} needs one of the roles {', '.join(sorted(route.roles))}",
+                    frame=frame,
+                )
+                return
             ctx = Context(frame, destination, variables, session, session.principal)
             if await self._call(route, ctx, session, frame, sub_id=sub_id):
                 session.send_receipt(frame)
@@ -505,8 +553,9 @@ class StompApp:
             if reply.to_user:
                 state = self._sessions.get(session)
                 if state is not None:
-                    only = None if reply.broadcast else session
-                    self._send_to_user(state.user, destination, result, None, only)
+                    anonymous = state.user is None  # reachable through its own session only
+                    only = None if reply.broadcast and not anonymous else session
+                    self._send_to_user(state.user or "", destination, result, None, only)
             else:
                 self._publish(destination, result, None)
 
@@ -532,13 +581,13 @@ class StompApp:
                 "invalid user destination",
                 f"{destination}: send to {self.user_prefix}/<user>/queue/<name>",
             )
-        headers = {k: v for k, v in reversed(frame.headers) if k not in ("destination", "receipt")}
+        headers = dict(reversed(sender_headers(frame.headers)))  # first of a repeat wins
+        if session.identity is not None:
+            headers["user-id"] = session.identity.name
         self._send_to_user(user, "/" + target, frame.body, headers, only=None)
         session.send_receipt(frame)
 
-    def _emit(
-        self, kind: str, session: ServerSession, frame: Frame | None = None, principal: Any = None
-    ) -> None:
+    def _emit(self, kind: str, session: ServerSession, frame: Frame | None = None) -> None:
         listeners = self._listeners[kind]
         if not listeners:
             return

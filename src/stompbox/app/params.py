@@ -82,6 +82,8 @@ class Signature:
         if name == "session" or annotation is ServerSession:
             return lambda ctx: ctx.session
         if name == "principal":
+            if annotation is str:  # the name, whatever object the authenticator returned
+                return lambda ctx: None if ctx.principal is None else str(ctx.principal)
             return lambda ctx: ctx.principal
         if name == "destination":
             return lambda ctx: ctx.destination

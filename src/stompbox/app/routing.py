@@ -79,6 +79,8 @@ class MessageRoute:
     pattern: str
     handler: Callable[..., Any]
     reply: Reply | None = None
+    roles: frozenset[str] = frozenset()
+    """When set, only a principal with one of these roles may call the handler."""
     signature: Signature = field(init=False)
     compiled: Pattern = field(init=False)
 

@@ -67,6 +67,8 @@ class Broker:
         self._topics: TopicIndex[Subscription] = TopicIndex(self.config.separator)
         self._queues: dict[str, Queue] = {}
         self._routes: dict[str, tuple[str, DestinationKind, bool]] = {}
+        self._private: dict[str, tuple[Session, str]] = {}
+        """Reserved destinations: their session and the destination their messages show."""
         self._run = secrets.token_hex(3)
         self._counter = 0
         self.handlers: dict[str, Callable[[Session, Frame], object]] = {
@@ -151,11 +153,34 @@ class Broker:
 
     # -- sessions ----------------------------------------------------------------------
 
-    def open_session(self, sink: SessionSink, version: str, login: str | None = None) -> Session:
-        self._counter += 1
-        session = Session(f"{self._run}-s{self._counter}", version, sink, login)
+    def open_session(self, sink: SessionSink, version: str, user: str | None = None) -> Session:
+        """A session for a connected client; ``user`` is its verified name, if any.
+
+        Session ids are random (128 bits): a user destination's private queue is named
+        after one, and nothing about one session's id tells another's.
+        """
+        session = Session(secrets.token_urlsafe(16), version, sink, user)
         self.sessions[session.id] = session
         return session
+
+    def reserve(self, destination: str, session: Session, shown: str) -> None:
+        """Make ``destination`` private to ``session`` until it closes: no other session
+        may subscribe to it or send to it (a wildcard subscription that matches it gets
+        none of its messages), and its messages show ``shown`` as their destination.
+        Only the server's own code (a user destination's resolution) publishes to it."""
+        if destination not in self._private:
+            self._private[destination] = (session, shown)
+            session.private.append(destination)
+
+    def owner(self, destination: str) -> Session | None:
+        """The session ``destination`` is reserved for, if any."""
+        private = self._private.get(destination)
+        return private[0] if private is not None else None
+
+    def _refuse_private(self, session: Session, destination: str, action: str) -> None:
+        private = self._private.get(destination)
+        if private is not None and private[0] is not session:
+            raise BrokerError("access denied", f"{action} to {destination} is not allowed")
 
     def close_session(self, session: Session) -> None:
         """Forget a session: its unacked queue messages return to their queues' heads, and
@@ -176,6 +201,9 @@ class Broker:
         self._return_unsent(unsent)
         for sub in list(session.subscriptions.values()):
             self._remove_subscription(sub)  # which hands its queue to other consumers
+        for destination in session.private:
+            self._private.pop(destination, None)
+        session.private.clear()
 
     def output_written(
         self, session: Session, writable: bool, settling: list[Message] | None = None
@@ -283,7 +311,7 @@ class Broker:
         """
         _, headers, body = frame
         destination: str | None = None
-        user: list[tuple[str, str]] = []
+        own: list[tuple[str, str]] = []
         for header in headers:
             name = header[0]
             if name in BROKER_HEADERS:
@@ -293,9 +321,20 @@ class Broker:
                 elif name == "transaction" and not in_transaction:
                     self._hold_in_transaction(session, frame, header[1])
                     return
+                elif name == "user-id" and header[1] != session.user:
+                    raise BrokerError(
+                        "access denied",
+                        f"user-id {header[1]!r} is not the user this connection is "
+                        "authenticated as; the broker sets user-id itself",
+                    )
             else:
-                user.append(header)
-        queue = self.publish(destination or "", tuple(user), body)
+                own.append(header)
+        if session.user is not None:
+            own.append(("user-id", session.user))
+        destination = destination or ""
+        if self._private:
+            self._refuse_private(session, destination, "SEND")
+        queue = self.publish(destination, tuple(own), body)
         if (
             queue is not None
             and len(queue.backlog) >= self.config.queue_high_water
@@ -310,6 +349,11 @@ class Broker:
     def _hold_in_transaction(self, session: Session, frame: Frame, tx_id: str) -> None:
         tx = self._transaction(session, tx_id)
         destination = frame.get("destination") or ""
+        claimed = frame.get("user-id")
+        if claimed is not None and claimed != session.user:  # refused now, not at COMMIT
+            raise BrokerError("access denied", f"user-id {claimed!r} is not this connection's")
+        if self._private:
+            self._refuse_private(session, destination, "SEND")
         if self.route(destination)[2]:  # refuse a bad destination now, not at COMMIT
             raise BrokerError(
                 "invalid destination",
@@ -346,6 +390,9 @@ class Broker:
         self._counter += 1
         message = Message(destination, f"{self._run}-{self._counter}", headers, body)
         self.stats.published += 1
+        private = self._private.get(destination) if self._private else None
+        if private is not None:
+            message.shown_destination = private[1]
         if kind is _QUEUE:
             queue = self._queue(destination)
             persistent = self.store is not None and ("persistent", "true") in headers
@@ -355,6 +402,8 @@ class Broker:
         targets: list[tuple[ServerConnection, str]] = []
         for sub in self._topics.match(destination, prefix):
             session = sub.session
+            if private is not None and session is not private[0]:
+                continue  # a wildcard subscription of another session
             if sub.pending or not session.writable:
                 self._hold(sub, message)
             elif sub.ack == "auto":  # the common case, handed to the protocol in one batch
@@ -578,6 +627,8 @@ class Broker:
                 "unsubscribe before subscribing again",
             )
         prefix, kind, wildcard = self.route(destination)
+        if self._private:
+            self._refuse_private(session, destination, "SUBSCRIBE")
         if wildcard and kind is _QUEUE:
             raise BrokerError(
                 "invalid destination", f"wildcards work on topics only, not on {destination}"

@@ -7,22 +7,34 @@ from typing import Final
 from stompbox.protocol.frames import Headers
 from stompbox.protocol.message import OutgoingMessage
 
-__all__ = ["BROKER_HEADERS", "Message"]
+__all__ = ["BROKER_HEADERS", "Message", "sender_headers"]
 
 BROKER_HEADERS: Final = frozenset(
     {
+        # consumed: they say what to do with the frame
         "destination",
-        "message-id",
-        "subscription",
-        "ack",
         "receipt",
         "transaction",
         "content-length",
+        # owned: only the broker sets them, so that a receiver can trust them
+        "message-id",
+        "subscription",
+        "ack",
         "redelivered",
         "redelivery-count",
+        "original-destination",
+        "session",
+        "user-id",
+        "user-name",
     }
 )
-"""Headers the broker sets or consumes; a sender's values for them are not forwarded."""
+"""Headers the broker sets or consumes; a sender's values for them are never forwarded
+(``user-id`` is checked, then set by the broker: see :meth:`Broker.send`)."""
+
+
+def sender_headers(headers: Headers) -> tuple[tuple[str, str], ...]:
+    """The headers of a SEND that are the sender's own, to forward with its message."""
+    return tuple(header for header in headers if header[0] not in BROKER_HEADERS)
 
 
 class Message(OutgoingMessage):

@@ -116,21 +116,26 @@ class Session:
         "closed",
         "connection",
         "id",
-        "login",
+        "private",
         "settling",
         "sink",
         "subscriptions",
         "transactions",
+        "user",
         "version",
         "writable",
     )
 
-    def __init__(self, session_id: str, version: str, sink: SessionSink, login: str | None) -> None:
+    def __init__(self, session_id: str, version: str, sink: SessionSink, user: str | None) -> None:
         self.id = session_id
         self.version = version
         self.sink = sink
         self.connection = sink.connection
-        self.login = login
+        self.user = user
+        """The verified name of its principal, or None (anonymous): stamped on its
+        messages as ``user-id``."""
+        self.private: list[str] = []
+        """Destinations reserved for this session alone (:meth:`Broker.reserve`)."""
         self.settling: list[Message] = []
         self.writable = True
         self.closed = False

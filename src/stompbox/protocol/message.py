@@ -47,6 +47,7 @@ class OutgoingMessage:
         "headers",
         "id",
         "redeliveries",
+        "shown_destination",
     )
 
     def __init__(self, destination: str, message_id: str, headers: Headers, body: bytes) -> None:
@@ -55,6 +56,9 @@ class OutgoingMessage:
         self.headers = headers
         self.body = body
         self.redeliveries = 0
+        self.shown_destination: str | None = None
+        """The destination subscribers see, when not ``destination`` (a user destination's
+        private queue shows as ``/user/queue/x``)."""
         self._tail = b""
         self._tail_version: str | None = None
         self._tails: dict[str, bytes] | None = None
@@ -95,7 +99,7 @@ class OutgoingMessage:
         self._tails = None
 
     def _encode(self, version: str) -> bytes:
-        lines = _destination_line(self.destination, version)
+        lines = _destination_line(self.shown_destination or self.destination, version)
         message_id = self.id
         if _SPECIAL.isdisjoint(message_id):
             lines = f"{lines}\nmessage-id:{message_id}"

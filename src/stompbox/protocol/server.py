@@ -90,6 +90,8 @@ class ServerConnection(Connection):
         self.frame_timeout = frame_timeout
         self._frame_began = now
         """When the bytes now buffered began to arrive, at the latest."""
+        self._after_connect: list[Frame] = []
+        """Frames that arrived behind the CONNECT, until it is answered."""
 
     @property
     def output_limit(self) -> int | None:
@@ -117,14 +119,17 @@ class ServerConnection(Connection):
         while True:
             if self.state is _S.CLOSED:
                 return
-            try:
-                frames = self._parser.frames()
-            except RemoteProtocolError as exc:
-                raise self._fail(exc) from None
-            if not frames:
-                break
-            # what is left began with the last read, the one that completed these frames
-            self._frame_began = self.heartbeat.last_received
+            if self._after_connect:
+                frames, self._after_connect = self._after_connect, []
+            else:
+                try:
+                    frames = self._parser.frames()
+                except RemoteProtocolError as exc:
+                    raise self._fail(exc) from None
+                if not frames:
+                    break
+                # what is left began with the last read, the one that completed these frames
+                self._frame_began = self.heartbeat.last_received
             for frame in frames:
                 state = self.state
                 if state is _S.CONNECTED:  # the common case first, without a call
@@ -133,6 +138,13 @@ class ServerConnection(Connection):
                     return  # closed; nothing counts after DISCONNECT (STOMP 1.2 "DISCONNECT")
                 else:
                     problem = self._check(frame)  # before CONNECTED
+                    if problem is None:
+                        # the CONNECT, first of its batch: the caller may answer it later
+                        # (authentication can take a while), so what came behind it waits
+                        # here for the next call rather than in this generator
+                        self._after_connect = frames[1:]
+                        yield frame
+                        break
                 if problem is not None:
                     raise self._fail(RemoteProtocolError(problem, receipt=frame.get("receipt")))
                 if frame.command == "DISCONNECT":

@@ -107,6 +107,7 @@ class MessageTransport:
         self._closing = True
         if self._more is not None:
             self._more.set()
+        self.resume_reading()  # a receive loop paused by the session must see the close
         self._closing_task = asyncio.get_running_loop().create_task(self._close_after_drain())
 
     async def _close_after_drain(self) -> None:

@@ -11,6 +11,9 @@ from stompbox._version import __version__
 from stompbox.broker.config import BrokerConfig, DestinationKind, SlowConsumerPolicy
 from stompbox.protocol.parser import DEFAULT_LIMITS, Limits
 from stompbox.protocol.server import CONNECT_LIMITS
+from stompbox.security.acl import rules_from_toml
+from stompbox.security.authn import SecurityPolicy
+from stompbox.security.config import SecurityConfig
 from stompbox.security.origins import OriginPolicy
 
 __all__ = ["ConfigError", "ServerConfig"]
@@ -58,8 +61,8 @@ class ServerConfig:
     max_connections_per_address: int = 4_096
     """Open connections from one source address (all transports together)."""
     connect_attempts_per_minute: int = 6_000
-    """New connections one source address may open per minute (a bucket that refills
-    evenly); past it, connections are refused until it refills."""
+    """CONNECT frames one source address may send per minute (a bucket that refills
+    evenly, so bursts up to it pass); past it, a CONNECT gets an ERROR naming the limit."""
     allowed_origins: list[str] | None = None
     """Web origins (``https://app.example.com``, ``https://*.example.com``, ``*``) whose
     pages may open a WebSocket; None: same-origin only. Handshakes without ``Origin``
@@ -75,8 +78,8 @@ class ServerConfig:
     """With ``tls_ca``: ``optional`` or ``required``."""
     tls_port: int = 61614
     """STOMP over TLS, when ``tls_cert`` is set; 0 turns it off."""
-    users: dict[str, str] | None = None
-    """login -> passcode; when set, CONNECT must present one of them."""
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    """Authentication and access rules (``[security]``, ``[users]``, ``[[acl]]``)."""
     virtual_hosts: list[str] | None = None
     """When set, CONNECT's host header must name one of them."""
     shutdown_grace: float = 5.0
@@ -85,8 +88,9 @@ class ServerConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> ServerConfig:
-        """Load a TOML file with sections ``[server]``, ``[limits]``, ``[broker]`` and
-        ``[users]`` (see ``docs/configuration.md``); ``overrides`` win over the file."""
+        """Load a TOML file with sections ``[server]``, ``[limits]``, ``[broker]``,
+        ``[security]``, ``[users]`` and ``[[acl]]`` (see ``docs/configuration.md`` and
+        ``docs/security.md``); ``overrides`` win over the file."""
         try:
             with open(path, "rb") as file:
                 data = tomllib.load(file)
@@ -100,7 +104,15 @@ class ServerConfig:
     def from_dict(
         cls, data: dict[str, Any], source: str = "config", **overrides: Any
     ) -> ServerConfig:
-        unknown = set(data) - {"server", "limits", "connect_limits", "broker", "users"}
+        unknown = set(data) - {
+            "server",
+            "limits",
+            "connect_limits",
+            "broker",
+            "security",
+            "users",
+            "acl",
+        }
         if unknown:
             raise ConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}")
         config = cls()
@@ -128,8 +140,13 @@ class ServerConfig:
                         broker["slow_consumer_policy"]
                     )
                 config.broker = BrokerConfig(**broker)
+            security = dict(data.get("security", {}))
+            _check_keys(source, "security", security, SecurityConfig)
             if "users" in data:
-                config.users = {str(k): str(v) for k, v in data["users"].items()}
+                security["users"] = {str(k): str(v) for k, v in data["users"].items()}
+            if "acl" in data:
+                security["acl"] = rules_from_toml(data["acl"], source)
+            config.security = SecurityConfig(**security)
             config = replace(config, **overrides)
             config.validate()
         except (TypeError, ValueError) as exc:
@@ -154,10 +171,21 @@ class ServerConfig:
             raise ConfigError(
                 f"heartbeat_required must be 0 or more, not {self.heartbeat_required!r}"
             )
-        for name in ("heartbeat_floor", "outbound_buffer", "max_connections", "keepalive_idle"):
+        for name in (
+            "heartbeat_floor",
+            "outbound_buffer",
+            "max_connections",
+            "max_connections_per_address",
+            "connect_attempts_per_minute",
+            "keepalive_idle",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+        try:  # a users file, keys and rules that do not load are a configuration error
+            SecurityPolicy(self.security, self.broker.separator, self.broker.prefixes)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(str(exc)) from None
         if len(self.heartbeat) != 2 or min(self.heartbeat) < 0:
             raise ConfigError(f"heartbeat must be two non-negative integers, not {self.heartbeat}")
         try:

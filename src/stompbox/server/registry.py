@@ -17,6 +17,7 @@ from typing import Any
 from stompbox.broker import Broker
 
 from .config import ServerConfig
+from .gate import Gatekeeper, address_of
 from .output import OutputScheduler
 from .session import Application, ServerSession, Transport
 
@@ -36,6 +37,8 @@ class SessionRegistry:
         self.app = app
         self.sessions: set[ServerSession] = set()
         """Open sessions of every transport."""
+        self.gate = Gatekeeper(config)
+        """Authentication, access rules and per-address bounds, shared by every session."""
         self.output = OutputScheduler(broker.store)
         """Writes every session's output, after the broker's store has committed what
         that output depends on (group commit)."""
@@ -52,10 +55,14 @@ class SessionRegistry:
         WebSocket upgrade.
         """
         limit = self.config.max_connections
-        if len(self.sessions) < limit:
-            return None
-        log.warning("%s: refused, max_connections reached", peer)
-        return f"max_connections limit of {limit} exceeded"
+        if len(self.sessions) >= limit:
+            log.warning("%s: refused, max_connections reached", peer)
+            return f"max_connections limit of {limit} exceeded"
+        per_address = self.gate.connections
+        if per_address.count(address_of(peer)) >= per_address.limit:
+            log.warning("%s: refused, max_connections_per_address reached", peer)
+            return f"max_connections_per_address limit of {per_address.limit} exceeded"
+        return None
 
     def open(
         self,
@@ -73,11 +80,17 @@ class SessionRegistry:
             output=self.output,
             app=self.app,
             handshake=handshake,
-            on_lost=self.sessions.discard,
+            on_lost=self._lost,
             client_cert=client_cert,
+            gate=self.gate,
         )
         self.sessions.add(session)
+        self.gate.connections.acquire(session.address)
         return session
+
+    def _lost(self, session: ServerSession) -> None:
+        self.sessions.discard(session)
+        self.gate.connections.release(session.address)
 
     def _memory_changed(self, over: bool) -> None:
         """Past the budget, stop reading every connected client that is not a subscriber;

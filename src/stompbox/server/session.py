@@ -7,6 +7,7 @@ Kept thin on purpose: protocol rules live in :mod:`stompbox.protocol`, state in
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -21,8 +22,11 @@ from stompbox.protocol import (
     RemoteProtocolError,
     ServerConnection,
 )
+from stompbox.security.authn import Credentials, principal_of
+from stompbox.security.principal import AuthenticationFailed, Principal
 
 from .config import ServerConfig
+from .gate import Gatekeeper, address_of
 from .output import OutputScheduler
 
 __all__ = ["AccessDenied", "Application", "Output", "ServerSession", "Transport"]
@@ -59,8 +63,12 @@ class AccessDenied(Exception):
 class Application(Protocol):
     """What an application layer (``stompbox.app``) plugs into each session."""
 
-    def authenticate(self, session: ServerSession, frame: Frame) -> Any:
-        """Return the session's principal (or None); raise :class:`AccessDenied` to refuse."""
+    def authenticate(
+        self, session: ServerSession, frame: Frame, credentials: Credentials, verified: Any
+    ) -> Any:
+        """Return the session's principal (or None), or an awaitable of it, given what the
+        server's own policy ``verified`` (None if nothing); raise :class:`AccessDenied` or
+        :class:`~stompbox.security.AuthenticationFailed` to refuse."""
 
     def connected(self, session: ServerSession) -> None: ...
 
@@ -77,6 +85,7 @@ class Application(Protocol):
 _OUTPUT_FULL = 1  # reasons to stop reading a client, as bits
 _QUEUE_FULL = 2
 _MEMORY = 4
+_AUTHENTICATING = 8
 _NOT_ITS_FAULT = _QUEUE_FULL | _MEMORY  # not reading: its silence proves nothing
 _LINGER = 2.0
 """Seconds a closed connection is still read (and what comes dropped) for the client to
@@ -102,6 +111,7 @@ class ServerSession:
     """
 
     __slots__ = (
+        "_authenticating",
         "_heard",
         "_input_charge",
         "_lingering",
@@ -113,13 +123,16 @@ class ServerSession:
         "_timer",
         "_timer_at",
         "_writing_paused",
+        "address",
         "app",
         "attributes",
         "broker",
         "client_cert",
         "config",
         "conn",
+        "gate",
         "handshake",
+        "identity",
         "loop",
         "peer",
         "principal",
@@ -139,19 +152,27 @@ class ServerSession:
         handshake: Mapping[str, Any] | None = None,
         on_lost: Callable[[ServerSession], None] | None = None,
         client_cert: Mapping[str, Any] | None = None,
+        gate: Gatekeeper | None = None,
     ) -> None:
         self.app = app
+        self.gate = gate or Gatekeeper(config)
         self.handshake = handshake
         """The ASGI scope of a WebSocket handshake (headers, cookies, query), if any."""
         self.client_cert = client_cert
         """The client's TLS certificate as :meth:`ssl.SSLSocket.getpeercert` gives it, when
         it presented one that verified against ``tls_ca``."""
         self.principal: Any = None
+        """Who the session is, as its authenticator gave it (an application's may return
+        any object); None while anonymous."""
+        self.identity: Principal | None = None
+        """The verified name and roles of ``principal``: what access rules, ``user-id``
+        and user destinations go by."""
         self.attributes: dict[str, Any] = {}
         self.broker = broker
         self.config = config
         self.transport = transport
         self.peer = peer
+        self.address = address_of(peer)
         self.loop = asyncio.get_running_loop()
         self.session: Session | None = None
         self.conn = ServerConnection(
@@ -180,6 +201,8 @@ class ServerSession:
         """Whether the client sent anything since the last look, once closed."""
         self._lingering = False
         """Half-closed: nothing more may be written."""
+        self._authenticating: asyncio.Task[None] | None = None
+        """Checking a CONNECT: nothing behind it is read or handled until it is answered."""
         self._schedule()
 
     # -- input -------------------------------------------------------------------------
@@ -205,10 +228,13 @@ class ServerSession:
         self._process()
 
     def _process(self) -> None:
+        if self._authenticating is not None:
+            return  # what came behind the CONNECT waits for its answer
         conn = self.conn
         handlers = self.broker.handlers
         frame: Frame | None = None
         app = self.app
+        acl = self.gate.policy.acl
         try:
             for event in conn.events():
                 if type(event) is not Frame:
@@ -217,6 +243,8 @@ class ServerSession:
                     continue
                 frame = event
                 command = frame.command
+                if acl is not None and (command == "SEND" or command == "SUBSCRIBE"):
+                    self._authorize(frame, command)
                 if app is not None and self.session is not None:
                     routed = app.inbound(self, frame)
                     if routed is None:
@@ -228,7 +256,8 @@ class ServerSession:
                     if frame.get("receipt") is not None:
                         conn.send_receipt(frame)
                 elif command == "CONNECT" or command == "STOMP":
-                    self._connect(frame)
+                    if not self._connect(frame):
+                        break  # answered once checked; what follows waits in the connection
                 elif command == "DISCONNECT":
                     conn.send_receipt(frame)
                     self._close()
@@ -243,30 +272,104 @@ class ServerSession:
             self.error("internal error", f"{type(exc).__name__}: {exc}", frame=frame)
         self._schedule()
 
-    def _connect(self, frame: Frame) -> None:
-        conn = self.conn
+    def _authorize(self, frame: Frame, command: str) -> None:
+        """Refuse a SEND or SUBSCRIBE the access rules do not allow."""
+        acl = self.gate.policy.acl
+        assert acl is not None
+        destination = frame.get("destination") or ""
+        action = "send" if command == "SEND" else "subscribe"
+        if not acl.allows(self.identity, action, destination):
+            who = f"user {self.identity.name!r}" if self.identity else "an anonymous client"
+            raise BrokerError(
+                "access denied", f"{command} to {destination} is not allowed for {who}"
+            )
+
+    def _connect(self, frame: Frame) -> bool:
+        """Check a CONNECT: True if it was answered now, False if its check goes on in a
+        task (reading stops until then)."""
         config = self.config
         host = frame.get("host")
         if config.virtual_hosts is not None and host not in config.virtual_hosts:
-            self.error("unknown virtual host", f"host {host!r} is not served here")
-            return
-        login = frame.get("login")
-        if self.app is not None:
-            try:
-                self.principal = self.app.authenticate(self, frame)
-            except AccessDenied as exc:
-                self.error("access denied", str(exc))
-                return
-        elif config.users is not None:
-            passcode = frame.get("passcode")
-            if login is None or config.users.get(login) != passcode:
-                self.error("access refused", f"login or passcode is wrong (login {login!r})")
-                return
-        self.session = self.broker.open_session(self, conn.version or "1.0", login)
-        conn.accept(self.loop.time(), session=self.session.id, server=config.server_name)
+            self.error("unknown virtual host", f"host {host!r} is not served here", frame=frame)
+            return True
+        gate = self.gate
+        if not gate.attempts.take(self.address, self.loop.time()):
+            self.error(
+                f"connect_attempts_per_minute limit of {gate.attempts.per_minute} exceeded",
+                f"too many CONNECT frames from {self.address}; try again later",
+                frame=frame,
+            )
+            return True
+        self._pause_reading(_AUTHENTICATING)
+        self._authenticating = self.loop.create_task(self._authenticate(frame))
+        return False
+
+    async def _authenticate(self, frame: Frame) -> None:
+        """Verify the CONNECT's credentials, after the delay that failures from its
+        address have earned, then answer it: CONNECTED, or an ERROR that tells an
+        attacker nothing (the reason goes to the log, with the address)."""
+        gate = self.gate
+        policy = gate.policy
+        credentials = Credentials(
+            frame.get("login"),
+            frame.get("passcode"),
+            dict(reversed(frame.headers)),
+            self.handshake,
+            self.client_cert,
+            self.address,
+        )
+        failure: tuple[str, str] | None = None
+        try:
+            wait = gate.failures.wait(self.address, self.loop.time())
+            if wait:
+                await asyncio.sleep(wait)
+            if policy.blocking and credentials.login:  # password hashing: off the loop
+                verified = await asyncio.to_thread(policy.authenticate, credentials)
+            else:
+                verified = policy.authenticate(credentials)
+            principal: Any = verified
+            if self.app is not None:
+                principal = self.app.authenticate(self, frame, credentials, verified)
+                if inspect.isawaitable(principal):
+                    principal = await principal
+            identity = principal_of(principal, "app")
+            if identity is None and not policy.anonymous:
+                raise AuthenticationFailed("no credentials, and anonymous clients are refused")
+        except AuthenticationFailed as exc:
+            log.warning("%s: authentication failed: %s", self.peer, exc)
+            failure = ("authentication failed", "")
+        except AccessDenied as exc:  # an application's refusal: its words, for the client
+            log.warning("%s: access denied: %s", self.peer, exc)
+            failure = ("access denied", str(exc))
+        except Exception as exc:  # a bug in a verifier or an application's hook
+            log.exception("%s: internal error checking a CONNECT", self.peer)
+            failure = ("internal error", type(exc).__name__)
+        if failure is not None:
+            delay = gate.failures.failed(self.address, self.loop.time())
+            await asyncio.sleep(delay)
+        self._authenticating = None
+        if self.conn.closed:
+            return  # timed out or lost meanwhile
+        if failure is not None:
+            self.error(*failure, frame=frame)
+        else:
+            self._accept(principal, identity)
+            self._resume_reading(_AUTHENTICATING)
+            self._process()  # what came behind the CONNECT
+
+    def _accept(self, principal: Any, identity: Principal | None) -> None:
+        conn = self.conn
+        self.principal = principal
+        self.identity = identity
+        name = identity.name if identity is not None else None
+        self.session = self.broker.open_session(self, conn.version or "1.0", name)
+        conn.accept(self.loop.time(), session=self.session.id, server=self.config.server_name)
         if self.app is not None:
             self.app.connected(self)
-        log.info("%s: connected as %s (STOMP %s)", self.peer, self.session.id, conn.version)
+        who = f"user {name!r} ({identity.via})" if identity is not None else "anonymous"
+        log.info(
+            "%s: connected as %s, %s (STOMP %s)", self.peer, self.session.id, who, conn.version
+        )
 
     # -- output ------------------------------------------------------------------------
 
@@ -461,6 +564,9 @@ class ServerSession:
             self.transport.close()
 
     def connection_lost(self) -> None:
+        if self._authenticating is not None:
+            self._authenticating.cancel()
+            self._authenticating = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
