@@ -7,6 +7,7 @@ into another for these.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -104,3 +105,14 @@ def set_keepalive(sock: socket.socket, idle: int) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:  # pragma: no cover - platform without these options
         pass
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listening on ``host`` reaches this machine only (``127.0.0.1``, ``::1``,
+    ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

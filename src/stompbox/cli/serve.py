@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from stompbox.broker.config import SlowConsumerPolicy
 from stompbox.broker.store import StoreError
 from stompbox.server.config import ConfigError, ServerConfig
+from stompbox.server.gate import Gatekeeper
 
 if TYPE_CHECKING:
     from stompbox.app import StompApp
@@ -32,6 +33,8 @@ def _serve(args: argparse.Namespace) -> int:
     for name in ("tls_cert", "tls_key", "tls_ca", "tls_port"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
+    if args.allow_origin:
+        overrides["allowed_origins"] = args.allow_origin
     try:
         if args.config is not None:
             config = ServerConfig.from_toml(args.config, **overrides)
@@ -41,6 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
             config.broker.separator = args.separator
         if args.slow_consumer_policy is not None:
             config.broker.slow_consumer_policy = SlowConsumerPolicy(args.slow_consumer_policy)
+        _security_options(config, args)
     except ConfigError as exc:
         print(f"stompbox serve: {exc}", file=sys.stderr)
         return 2
@@ -70,6 +74,13 @@ def _serve(args: argparse.Namespace) -> int:
         # the app's own broker settings (prefixes, separator) stay; where to listen is ours
         for name in ("host", "port", "ws_port", "ws_path", *overrides):
             setattr(app.config, name, getattr(config, name))
+        if args.users is not None or args.trust_login:
+            try:
+                _security_options(app.config, args)
+            except ConfigError as exc:
+                print(f"stompbox serve: {exc}", file=sys.stderr)
+                return 2
+            app.registry.gate = Gatekeeper(app.config)
         if args.relay is not None:
             from stompbox.net import parse_url
 
@@ -95,6 +106,18 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"stompbox serve: cannot listen on {config.host}:{ports}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _security_options(config: ServerConfig, args: argparse.Namespace) -> None:
+    """Apply ``--users`` and ``--trust-login`` over the file's ``[security]``."""
+    if args.users is None and not args.trust_login:
+        return
+    if args.users is not None:
+        config.security.users_file = args.users
+        config.security.users = None
+    if args.trust_login:
+        config.security.trust_login = True
+    config.validate()  # loads the users file: a bad one is reported now
 
 
 def load_app(spec: str) -> StompApp:
@@ -153,6 +176,24 @@ def add_serve_command(commands: Any) -> None:
         ),
     )
     serve.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--users",
+        metavar="FILE",
+        help="users file with argon2 password hashes (make one with `stompbox passwd FILE "
+        "USER`): CONNECT must present a login and passcode from it",
+    )
+    serve.add_argument(
+        "--trust-login",
+        action="store_true",
+        help="DEVELOPMENT ONLY: take CONNECT's login as the user's name, unchecked",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        metavar="ORIGIN",
+        action="append",
+        help="a web origin (https://app.example.com, https://*.example.com) whose pages may "
+        "open a WebSocket; repeat for more (default: same-origin only)",
+    )
     serve.add_argument(
         "--tls-ca",
         metavar="FILE",

@@ -10,6 +10,7 @@ import signal
 from collections.abc import AsyncIterator
 
 from stompbox.broker import Broker
+from stompbox.net import is_loopback
 
 from .config import ServerConfig
 from .registry import SessionRegistry
@@ -87,6 +88,14 @@ async def serve(
                 config.host,
                 server.ws_port,
                 config.ws_path,
+            )
+        policy = server.registry.gate.policy
+        log.info("%s", policy.describe())
+        if not is_loopback(config.host) and policy.anonymous and policy.acl is None:
+            log.warning(
+                "listening on %s with no authentication and no access rules: anyone who "
+                "can reach it may use every destination (docs/security.md)",
+                config.host,
             )
         await stop.wait()
         log.info("stopping: %d connection(s) open", len(server.connections))
