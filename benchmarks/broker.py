@@ -17,6 +17,7 @@ Web-STOMP plugins too (``scripts/rabbitmq.sh start``), then prints the ratios
     python benchmarks/broker.py
     python benchmarks/broker.py --only stompbox --scenarios queue,topic --json out.json
     python benchmarks/broker.py --only stompbox --scenarios persistent --transports tcp
+    python benchmarks/broker.py --only stompbox --scenarios queue --auth   # authenticated
 
 ``--json`` writes every figure with its label, unit and per-broker value, which
 ``benchmarks/report.py`` turns into plots and the table of docs/performance.md.
@@ -140,13 +141,24 @@ def server_header(url: str) -> str:
         link.close()
 
 
-def start_stompbox(port: int, ws_port: int, store: Path | None = None) -> Target:
-    """``stompbox serve`` on these ports; with ``store``, persistent messages go there."""
-    config: list[str] = []
+def start_stompbox(
+    port: int, ws_port: int, scratch: Path, store: Path | None = None, auth: bool = False
+) -> Target:
+    """``stompbox serve`` on these ports; with ``store``, persistent messages go there;
+    with ``auth``, every connection authenticates as guest/guest against a users file.
+
+    The per-address bounds are raised past what the benchmark opens from one address
+    (thousands of idle connections), as RabbitMQ has none by default."""
+    toml = scratch / "stompbox.toml"
+    text = "[server]\nmax_connections_per_address = 20000\nconnect_attempts_per_minute = 1000000\n"
     if store is not None:
-        toml = store.with_suffix(".toml")
-        toml.write_text(f"[broker]\nstore = {json.dumps(str(store))}\n")
-        config = ["--config", str(toml)]
+        text += f"[broker]\nstore = {json.dumps(str(store))}\n"
+    if auth:
+        from stompbox.security.passwords import hash_password
+
+        text += f'[users]\nguest = "{hash_password("guest")}"\n'
+    toml.write_text(text)
+    config = ["--config", str(toml)]
     process = subprocess.Popen(
         [
             sys.executable,
@@ -166,7 +178,8 @@ def start_stompbox(port: int, ws_port: int, store: Path | None = None) -> Target
     if not reachable(url, 15):
         process.kill()
         raise SystemExit("stompbox did not start")
-    target = Target("stompbox", url, f"ws://127.0.0.1:{ws_port}/ws", process.pid, process)
+    ws_url = f"ws://{'guest:guest@' if auth else ''}127.0.0.1:{ws_port}/ws"
+    target = Target("stompbox", url, ws_url, process.pid, process)
     target.server = server_header(url) or f"stompbox/{__version__}"
     return target
 
@@ -445,6 +458,11 @@ def main() -> None:
     parser.add_argument("--rabbitmq-url", default="stomp://guest:guest@127.0.0.1:61623/")
     parser.add_argument("--rabbitmq-ws-url", default="ws://guest:guest@127.0.0.1:15684/ws")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="stompbox authenticates every connection (guest/guest, argon2 users file)",
+    )
     args = parser.parse_args()
     args.load_before = os.getloadavg()[0]  # other work on the machine skews every figure
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -454,7 +472,11 @@ def main() -> None:
     scratch = tempfile.TemporaryDirectory(prefix="stompbox-bench-")
     store = Path(scratch.name) / "messages.db" if "persistent" in args.scenarios else None
     if args.only in (None, "stompbox"):
-        targets.append(start_stompbox(args.stompbox_port, args.stompbox_ws_port, store))
+        targets.append(
+            start_stompbox(
+                args.stompbox_port, args.stompbox_ws_port, Path(scratch.name), store, args.auth
+            )
+        )
     if args.only in (None, "rabbitmq"):
         if reachable(args.rabbitmq_url, 1.0):
             rabbit = Target("rabbitmq", args.rabbitmq_url, args.rabbitmq_ws_url, rabbitmq_pid())

@@ -287,6 +287,28 @@ class TestServerRules:
         server.accept()
         assert next(events).command == "SUBSCRIBE"  # type: ignore[union-attr]
 
+    def test_frames_behind_a_connect_wait_while_it_is_checked(self) -> None:
+        """A server may answer a CONNECT later (a password hash takes a while): it stops
+        reading events at the CONNECT, and what came behind it is there afterwards."""
+        server = ServerConnection()
+        server.receive_data(
+            b"CONNECT\naccept-version:1.2\n\n\0SEND\ndestination:/a\n\nx\0"
+            b"SUBSCRIBE\nid:1\ndestination:/b\n\n\0"
+        )
+        [connect] = [next(server.events())]  # the caller leaves the loop at the CONNECT
+        assert isinstance(connect, Frame) and connect.command == "CONNECT"
+        server.receive_data(b"UNSUBSCRIBE\nid:1\n\n\0")  # more arrives meanwhile
+        server.accept()
+        later = [e.command for e in server.events() if isinstance(e, Frame)]
+        assert later == ["SEND", "SUBSCRIBE", "UNSUBSCRIBE"]
+
+    def test_frames_behind_a_refused_connect_are_dropped(self) -> None:
+        server = ServerConnection()
+        server.receive_data(b"CONNECT\naccept-version:1.2\n\n\0SEND\ndestination:/a\n\n\0")
+        next(server.events())
+        server.reject("authentication failed")
+        assert [e for e in server.events() if isinstance(e, Frame)] == []
+
     def test_reading_on_before_answering_connect_is_a_local_error(self) -> None:
         server = ServerConnection()
         server.receive_data(b"CONNECT\n\n\0SEND\ndestination:/a\n\n\0")
