@@ -400,10 +400,11 @@ class Broker:
             return queue
         subs: list[Subscription] = []
         targets: list[tuple[ServerConnection, str]] = []
-        for sub in self._topics.match(destination, prefix):
+        matched = self._topics.match(destination, prefix)
+        if private is not None:  # only its session's: not another's wildcard subscription
+            matched = [sub for sub in matched if sub.session is private[0]]
+        for sub in matched:
             session = sub.session
-            if private is not None and session is not private[0]:
-                continue  # a wildcard subscription of another session
             if sub.pending or not session.writable:
                 self._hold(sub, message)
             elif sub.ack == "auto":  # the common case, handed to the protocol in one batch
