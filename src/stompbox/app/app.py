@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from stompbox.broker import Broker, BrokerError, DestinationKind
-from stompbox.broker.message import sender_headers
+from stompbox.broker.message import OWNED_HEADERS, check_user_id, sender_headers
 from stompbox.net import parse_url
 from stompbox.protocol import Frame, FrameParser, Limits, serialize
 from stompbox.relay import RelayConnection
 from stompbox.security.acl import AccessRule
+from stompbox.security.authn import principal_of
 from stompbox.server.asgi import StompASGI
 from stompbox.server.config import ServerConfig
 from stompbox.server.registry import SessionRegistry
@@ -46,6 +47,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("stompbox.app")
+
+_PRIVATE_MARKER = "-user"
+"""What joins a user destination to its session's id in the broker destination behind it
+(``/queue/updates-user<id>``, Spring's naming); the broker keeps such names private."""
 
 _RELAYED = frozenset(
     {"SEND", "SUBSCRIBE", "UNSUBSCRIBE", "ACK", "NACK", "BEGIN", "COMMIT", "ABORT"}
@@ -108,6 +113,7 @@ class StompApp:
         if security.anonymous is None and (require_auth or authenticate is not None):
             security.anonymous = not require_auth
         self.broker = Broker(self.config.broker)
+        self.broker.private_marker = _PRIVATE_MARKER
         self.registry = SessionRegistry(self.broker, self.config, self)
         """Where this app's sessions are opened, whatever the transport (TCP, WebSocket,
         ASGI, TestClient): one connection limit for all of them."""
@@ -288,7 +294,7 @@ class StompApp:
         only that session may subscribe to (the broker refuses everyone else) and whose
         messages show ``/user/queue/updates``."""
         assert session.session is not None
-        resolved = f"{destination}-user{session.session.id}"
+        resolved = f"{destination}{_PRIVATE_MARKER}{session.session.id}"
         self.broker.reserve(resolved, session.session, self.user_prefix + destination)
         return resolved
 
@@ -302,7 +308,10 @@ class StompApp:
         token, certificate, the ASGI scope's user). Never CONNECT's login unchecked,
         unless ``trust_login`` (development) says so."""
         for interceptor in self._inbound:
-            result = interceptor(frame, session)
+            try:
+                result = interceptor(frame, session)
+            except FrameRejected as exc:  # a refused token: the interceptor's words
+                raise AccessDenied(str(exc)) from exc
             if result is None:
                 raise AccessDenied("CONNECT refused")
             frame = result
@@ -316,6 +325,7 @@ class StompApp:
         if principal is None and self.require_auth:
             raise AccessDenied("authentication required")
         session.principal = principal
+        session.identity = principal_of(principal, "app")  # the connect event's user
         self._emit("connect", session, frame)
         return principal
 
@@ -388,6 +398,7 @@ class StompApp:
             destination = frame.get("destination") or ""
             path = self._strip(destination, self.app_prefixes)
             if path is not None:
+                frame = self._vouched(session, frame)
                 self._enqueue(session, state, self._on_frame(session, frame, destination, path))
                 return None
             if self._strip(destination, (self.user_prefix,)) is not None:
@@ -581,11 +592,24 @@ class StompApp:
                 "invalid user destination",
                 f"{destination}: send to {self.user_prefix}/<user>/queue/<name>",
             )
+        check_user_id(frame.headers, session.identity.name if session.identity else None)
         headers = dict(reversed(sender_headers(frame.headers)))  # first of a repeat wins
         if session.identity is not None:
             headers["user-id"] = session.identity.name
         self._send_to_user(user, "/" + target, frame.body, headers, only=None)
         session.send_receipt(frame)
+
+    @staticmethod
+    def _vouched(session: ServerSession, frame: Frame) -> Frame:
+        """A SEND for a handler with only what the broker vouches for in the headers it
+        owns: a ``user-id`` naming someone else is refused, the sender's own stamped,
+        and the rest of those (``message-id``, ``session``...) dropped."""
+        identity = session.identity
+        check_user_id(frame.headers, identity.name if identity else None)
+        headers = [h for h in frame.headers if h[0] not in OWNED_HEADERS]
+        if identity is not None:
+            headers.append(("user-id", identity.name))
+        return Frame(frame.command, tuple(headers), frame.body)
 
     def _emit(self, kind: str, session: ServerSession, frame: Frame | None = None) -> None:
         listeners = self._listeners[kind]

@@ -25,7 +25,7 @@ from .config import BrokerConfig, DestinationKind, SlowConsumerPolicy
 from .errors import BrokerError
 from .matching import TopicIndex, has_wildcard, split_destination
 from .memory import MESSAGE_OVERHEAD, MemoryBudget
-from .message import BROKER_HEADERS, Message
+from .message import BROKER_HEADERS, Message, check_user_id
 from .queues import QueueDestination
 from .session import Session, SessionSink, Subscription, Transaction
 from .store import MessageStore, StoreError
@@ -69,6 +69,11 @@ class Broker:
         self._routes: dict[str, tuple[str, DestinationKind, bool]] = {}
         self._private: dict[str, tuple[Session, str]] = {}
         """Reserved destinations: their session and the destination their messages show."""
+        self.private_marker: str | None = None
+        """Set by an application whose user destinations are named ``<name><marker><session
+        id>`` (``-user``): such a name belongs to its session from the session's start,
+        before the application reserves it, so that nobody can attach to it or leave a
+        message in it first."""
         self._run = secrets.token_hex(3)
         self._counter = 0
         self.handlers: dict[str, Callable[[Session, Frame], object]] = {
@@ -156,10 +161,11 @@ class Broker:
     def open_session(self, sink: SessionSink, version: str, user: str | None = None) -> Session:
         """A session for a connected client; ``user`` is its verified name, if any.
 
-        Session ids are random (128 bits): a user destination's private queue is named
-        after one, and nothing about one session's id tells another's.
+        Session ids are random (128 bits, in hex: no ``-``, so that ``private_marker``
+        finds where one begins): a user destination's private queue is named after one,
+        and nothing about one session's id tells another's.
         """
-        session = Session(secrets.token_urlsafe(16), version, sink, user)
+        session = Session(secrets.token_hex(16), version, sink, user)
         self.sessions[session.id] = session
         return session
 
@@ -173,13 +179,21 @@ class Broker:
             session.private.append(destination)
 
     def owner(self, destination: str) -> Session | None:
-        """The session ``destination`` is reserved for, if any."""
+        """The session ``destination`` belongs to: reserved for it, or named after it
+        (``private_marker`` and its id at the end), reserved or not yet."""
         private = self._private.get(destination)
-        return private[0] if private is not None else None
+        if private is not None:
+            return private[0]
+        marker = self.private_marker
+        if marker is not None:
+            at = destination.rfind(marker)
+            if at >= 0:
+                return self.sessions.get(destination[at + len(marker) :])
+        return None
 
     def _refuse_private(self, session: Session, destination: str, action: str) -> None:
-        private = self._private.get(destination)
-        if private is not None and private[0] is not session:
+        owner = self.owner(destination)
+        if owner is not None and owner is not session:
             raise BrokerError("access denied", f"{action} to {destination} is not allowed")
 
     def close_session(self, session: Session) -> None:
@@ -322,17 +336,13 @@ class Broker:
                     self._hold_in_transaction(session, frame, header[1])
                     return
                 elif name == "user-id" and header[1] != session.user:
-                    raise BrokerError(
-                        "access denied",
-                        f"user-id {header[1]!r} is not the user this connection is "
-                        "authenticated as; the broker sets user-id itself",
-                    )
+                    check_user_id(headers, session.user)  # raises
             else:
                 own.append(header)
         if session.user is not None:
             own.append(("user-id", session.user))
         destination = destination or ""
-        if self._private:
+        if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SEND")
         queue = self.publish(destination, tuple(own), body)
         if (
@@ -349,10 +359,8 @@ class Broker:
     def _hold_in_transaction(self, session: Session, frame: Frame, tx_id: str) -> None:
         tx = self._transaction(session, tx_id)
         destination = frame.get("destination") or ""
-        claimed = frame.get("user-id")
-        if claimed is not None and claimed != session.user:  # refused now, not at COMMIT
-            raise BrokerError("access denied", f"user-id {claimed!r} is not this connection's")
-        if self._private:
+        check_user_id(frame.headers, session.user)  # refused now, not at COMMIT
+        if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SEND")
         if self.route(destination)[2]:  # refuse a bad destination now, not at COMMIT
             raise BrokerError(
@@ -628,7 +636,7 @@ class Broker:
                 "unsubscribe before subscribing again",
             )
         prefix, kind, wildcard = self.route(destination)
-        if self._private:
+        if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SUBSCRIBE")
         if wildcard and kind is _QUEUE:
             raise BrokerError(

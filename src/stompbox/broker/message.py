@@ -7,16 +7,12 @@ from typing import Final
 from stompbox.protocol.frames import Headers
 from stompbox.protocol.message import OutgoingMessage
 
-__all__ = ["BROKER_HEADERS", "Message", "sender_headers"]
+from .errors import BrokerError
 
-BROKER_HEADERS: Final = frozenset(
+__all__ = ["BROKER_HEADERS", "OWNED_HEADERS", "Message", "check_user_id", "sender_headers"]
+
+OWNED_HEADERS: Final = frozenset(
     {
-        # consumed: they say what to do with the frame
-        "destination",
-        "receipt",
-        "transaction",
-        "content-length",
-        # owned: only the broker sets them, so that a receiver can trust them
         "message-id",
         "subscription",
         "ack",
@@ -28,13 +24,28 @@ BROKER_HEADERS: Final = frozenset(
         "user-name",
     }
 )
-"""Headers the broker sets or consumes; a sender's values for them are never forwarded
-(``user-id`` is checked, then set by the broker: see :meth:`Broker.send`)."""
+"""Headers only the broker sets, so that a receiver can trust them; a sender's values
+are never forwarded (``user-id`` is checked first: :func:`check_user_id`)."""
+
+BROKER_HEADERS: Final = OWNED_HEADERS | {"destination", "receipt", "transaction", "content-length"}
+"""The owned headers, and those that say what to do with a SEND: none is forwarded."""
 
 
 def sender_headers(headers: Headers) -> tuple[tuple[str, str], ...]:
     """The headers of a SEND that are the sender's own, to forward with its message."""
     return tuple(header for header in headers if header[0] not in BROKER_HEADERS)
+
+
+def check_user_id(headers: Headers, user: str | None) -> None:
+    """Refuse a SEND whose ``user-id`` is not its sender's verified name (RabbitMQ's
+    rule), so that a receiver can trust the ``user-id`` the broker stamps."""
+    for name, value in headers:
+        if name == "user-id" and value != user:
+            raise BrokerError(
+                "access denied",
+                f"user-id {value!r} is not the user this connection is authenticated as; "
+                "the broker sets user-id itself",
+            )
 
 
 class Message(OutgoingMessage):
