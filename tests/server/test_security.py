@@ -611,12 +611,6 @@ def test_no_token_over_websocket_is_refused(jwt_server: ServeProcess) -> None:
         assert (answer.command, answer.get("message")) == ("ERROR", "authentication failed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a refused CONNECT leaves the session's reading paused (_AUTHENTICATING) "
-    "when the transport cannot write EOF, so the WebSocket close handshake cannot finish "
-    "and the connection is held until shutdown_grace aborts it",
-)
 def test_a_refused_websocket_is_closed_at_once(jwt_server: ServeProcess) -> None:
     with WebSocketStomp(f"ws://127.0.0.1:{jwt_server.ws_port}/ws") as websocket:
         peer = f"ws:127.0.0.1:{websocket.ws.local_address[1]}"

@@ -7,7 +7,6 @@ Kept thin on purpose: protocol rules live in :mod:`stompbox.protocol`, state in
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -22,11 +21,11 @@ from stompbox.protocol import (
     RemoteProtocolError,
     ServerConnection,
 )
-from stompbox.security.authn import Credentials, principal_of
-from stompbox.security.principal import AuthenticationFailed, Principal
+from stompbox.security.authn import Credentials
+from stompbox.security.principal import Principal
 
 from .config import ServerConfig
-from .gate import Gatekeeper, address_of
+from .gate import AccessDenied, Gatekeeper, Refusal, address_of
 from .output import OutputScheduler
 
 __all__ = ["AccessDenied", "Application", "Output", "ServerSession", "Transport"]
@@ -54,10 +53,6 @@ class Transport(Protocol):
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
     def is_closing(self) -> bool: ...
-
-
-class AccessDenied(Exception):
-    """Raised by an authenticator to refuse a CONNECT; the message goes in the ERROR."""
 
 
 class Application(Protocol):
@@ -305,11 +300,8 @@ class ServerSession:
         return False
 
     async def _authenticate(self, frame: Frame) -> None:
-        """Verify the CONNECT's credentials, after the delay that failures from its
-        address have earned, then answer it: CONNECTED, or an ERROR that tells an
-        attacker nothing (the reason goes to the log, with the address)."""
-        gate = self.gate
-        policy = gate.policy
+        """Have the gatekeeper check the CONNECT, then answer it: CONNECTED, or an ERROR
+        that tells an attacker nothing (the reason went to the log, with the address)."""
         credentials = Credentials(
             frame.get("login"),
             frame.get("passcode"),
@@ -318,42 +310,21 @@ class ServerSession:
             self.client_cert,
             self.address,
         )
-        failure: tuple[str, str] | None = None
-        try:
-            wait = gate.failures.wait(self.address, self.loop.time())
-            if wait:
-                await asyncio.sleep(wait)
-            if policy.blocking and credentials.login:  # password hashing: off the loop
-                verified = await asyncio.to_thread(policy.authenticate, credentials)
-            else:
-                verified = policy.authenticate(credentials)
-            principal: Any = verified
-            if self.app is not None:
-                principal = self.app.authenticate(self, frame, credentials, verified)
-                if inspect.isawaitable(principal):
-                    principal = await principal
-            identity = principal_of(principal, "app")
-            if identity is None and not policy.anonymous:
-                raise AuthenticationFailed("no credentials, and anonymous clients are refused")
-        except AuthenticationFailed as exc:
-            log.warning("%s: authentication failed: %s", self.peer, exc)
-            failure = ("authentication failed", "")
-        except AccessDenied as exc:  # an application's refusal: its words, for the client
-            log.warning("%s: access denied: %s", self.peer, exc)
-            failure = ("access denied", str(exc))
-        except Exception as exc:  # a bug in a verifier or an application's hook
-            log.exception("%s: internal error checking a CONNECT", self.peer)
-            failure = ("internal error", type(exc).__name__)
-        if failure is not None:
-            delay = gate.failures.failed(self.address, self.loop.time())
-            await asyncio.sleep(delay)
+        app = self.app
+        hook = None
+        if app is not None:
+
+            def hook(verified: Any) -> Any:
+                return app.authenticate(self, frame, credentials, verified)
+
+        outcome = await self.gate.authenticate(credentials, self.peer, hook)
         self._authenticating = None
         if self.conn.closed:
             return  # timed out or lost meanwhile
-        if failure is not None:
-            self.error(*failure, frame=frame)
+        if isinstance(outcome, Refusal):
+            self.error(outcome.message, outcome.detail, frame=frame)
         else:
-            self._accept(principal, identity)
+            self._accept(*outcome)
             self._resume_reading(_AUTHENTICATING)
             self._process()  # what came behind the CONNECT
 
@@ -392,7 +363,7 @@ class ServerSession:
         """Send an ERROR (echoing ``frame``'s receipt) and close."""
         if self.conn.closed:
             return
-        log.warning("%s: %s: %s", self.peer, message, detail)
+        log.warning("%s: %s%s", self.peer, message, f": {detail}" if detail else "")
         self.conn.send_error(message, detail, frame=frame)
         self._close()
 
@@ -545,6 +516,9 @@ class ServerSession:
         if transport.is_closing():
             return
         if not transport.can_write_eof():
+            if self._read_pauses:  # the client's answer to the close must be read
+                self._read_pauses = 0
+                transport.resume_reading()
             transport.close()
             return
         transport.write_eof()
