@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from stompbox.security.authn import SecurityPolicy
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from stompbox.security.authn import Credentials, SecurityPolicy, principal_of
+from stompbox.security.principal import AuthenticationFailed, Principal
 from stompbox.security.throttle import AddressCounter, FailureDelay, RateLimit
 
 from .config import ServerConfig
 
-__all__ = ["Gatekeeper", "address_of"]
+__all__ = ["AccessDenied", "Gatekeeper", "Refusal", "address_of"]
+
+log = logging.getLogger("stompbox.server")
+
+
+class AccessDenied(Exception):
+    """Raised by an application's authenticator to refuse a CONNECT; unlike a failed
+    verification, its message goes in the ERROR (the application chose the words)."""
+
+
+class Refusal(NamedTuple):
+    """A CONNECT refused: the ERROR's ``message`` and body."""
+
+    message: str
+    detail: str
 
 
 def address_of(peer: str) -> str:
@@ -31,3 +53,45 @@ class Gatekeeper:
         self.connections = AddressCounter(config.max_connections_per_address)
         self.attempts = RateLimit(config.connect_attempts_per_minute)
         self.failures = FailureDelay()
+
+    async def authenticate(
+        self,
+        credentials: Credentials,
+        peer: str,
+        hook: Callable[[Any], Any] | None = None,
+    ) -> tuple[Any, Principal | None] | Refusal:
+        """Check a CONNECT's credentials after the delay that failures from its address
+        have earned: the principal (as ``hook``, an application's, returned it from what
+        the policy verified) and its verified identity, or a :class:`Refusal`, which comes
+        only after this failure's own delay. Password hashing runs in a thread."""
+        policy = self.policy
+        address = credentials.address
+        refusal: Refusal
+        try:
+            wait = self.failures.wait(address, time.monotonic())
+            if wait:
+                await asyncio.sleep(wait)
+            if policy.blocking and credentials.login:
+                verified = await asyncio.to_thread(policy.authenticate, credentials)
+            else:
+                verified = policy.authenticate(credentials)
+            principal: Any = verified
+            if hook is not None:
+                principal = hook(verified)
+                if inspect.isawaitable(principal):
+                    principal = await principal
+            identity = principal_of(principal, "app")
+            if identity is None and not policy.anonymous:
+                raise AuthenticationFailed("no credentials, and anonymous clients are refused")
+            return principal, identity
+        except AuthenticationFailed as exc:
+            log.warning("%s: authentication failed: %s", peer, exc)
+            refusal = Refusal("authentication failed", "")
+        except AccessDenied as exc:
+            log.warning("%s: access denied: %s", peer, exc)
+            refusal = Refusal("access denied", str(exc))
+        except Exception as exc:  # a bug in a verifier or an application's hook
+            log.exception("%s: internal error checking a CONNECT", peer)
+            refusal = Refusal("internal error", type(exc).__name__)
+        await asyncio.sleep(self.failures.failed(address, time.monotonic()))
+        return refusal
