@@ -788,3 +788,28 @@ def test_the_chat_example_lets_nobody_post_as_the_server() -> None:
                 assert await silent(lobby) == []
 
     run(main())
+
+
+def test_a_transaction_cannot_hold_what_the_application_does_at_once(transport: str) -> None:
+    """ABORT cannot undo a handler that ran or a message another user got: such SENDs in a
+    transaction are refused, never done at once behind the transaction's back."""
+    app = StompApp(authenticate=check_password)
+    ran: list[str] = []
+
+    @app.message("/pay")
+    def pay(payload: str) -> None:
+        ran.append(payload)
+
+    async def main() -> None:
+        async with serving(app, transport) as connect:
+            for destination in ("/app/pay", "/user/bob/queue/inbox"):
+
+                async def in_transaction(client: stompbox.Client, to: str = destination) -> None:
+                    async with client.transaction() as tx:
+                        await tx.send(to, "x", receipt=True)
+
+                error = await refused(connect, in_transaction, **login("alice"))
+                assert error.message == "transactions hold SENDs to broker destinations only"
+            assert ran == []
+
+    run(main())

@@ -306,7 +306,8 @@ class StompApp:
         """Who the CONNECT is from: what an inbound interceptor set, else what this app's
         ``authenticate`` callable returns, else what the server ``verified`` (users file,
         token, certificate, the ASGI scope's user). Never CONNECT's login unchecked,
-        unless ``trust_login`` (development) says so."""
+        unless ``trust_login`` (development) says so. An ``authenticate`` callable has
+        the last word: its None makes even a verified client anonymous."""
         for interceptor in self._inbound:
             try:
                 result = interceptor(frame, session)
@@ -397,11 +398,18 @@ class StompApp:
         if command == "SEND":
             destination = frame.get("destination") or ""
             path = self._strip(destination, self.app_prefixes)
+            to_user = path is None and self._strip(destination, (self.user_prefix,)) is not None
+            if (path is not None or to_user) and frame.get("transaction") is not None:
+                raise BrokerError(  # refused, rather than done at once and not undone by ABORT
+                    "transactions hold SENDs to broker destinations only",
+                    f"{destination} is handled by the application at once; send it outside "
+                    "the transaction",
+                )
             if path is not None:
                 frame = self._vouched(session, frame)
                 self._enqueue(session, state, self._on_frame(session, frame, destination, path))
                 return None
-            if self._strip(destination, (self.user_prefix,)) is not None:
+            if to_user:
                 self._send_to_named_user(session, frame, destination)
                 return None
         elif command == "SUBSCRIBE":
