@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +22,6 @@ from stompbox.app import (
     FrameRejected,
     SessionEvent,
     StompApp,
-    TestClient,
     send_to,
     send_to_user,
 )
@@ -33,6 +30,7 @@ from stompbox.server import ServerConfig
 from stompbox.server.session import ServerSession
 
 from ..support import free_port, run
+from .helpers import serving
 
 
 @dataclass
@@ -43,26 +41,6 @@ class Hello:
 class Position(pydantic.BaseModel):
     ticker: str
     shares: int
-
-
-@pytest.fixture(params=["memory", "websocket"])
-def transport(request: pytest.FixtureRequest) -> str:
-    """Each app test runs in process (TestClient) and over a real WebSocket connection."""
-    return str(request.param)
-
-
-Connect = Callable[..., contextlib.AbstractAsyncContextManager[stompbox.Client]]
-
-
-@contextlib.asynccontextmanager
-async def serving(app: StompApp, transport: str) -> AsyncIterator[Connect]:
-    """Yield a way to make connected clients of ``app`` over ``transport``."""
-    if transport == "memory":
-        yield lambda **options: TestClient(app, **options)
-        return
-    ws_port = free_port()
-    async with app.serve_tcp(port=0, ws_port=ws_port):
-        yield lambda **options: stompbox.connect(f"ws://127.0.0.1:{ws_port}/ws", **options)
 
 
 def greeting_app(*, trust_login: bool = False) -> StompApp:

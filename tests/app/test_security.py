@@ -14,13 +14,12 @@ import contextlib
 import importlib.util
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.authentication import (
     AuthCredentials,
@@ -44,7 +43,6 @@ from stompbox.app import (
     FrameRejected,
     SessionEvent,
     StompApp,
-    TestClient,
     send_to,
     send_to_user,
 )
@@ -53,53 +51,11 @@ from stompbox.protocol import Frame
 from stompbox.security import Principal, allow
 from stompbox.server.session import ServerSession
 
-from ..support import free_port, run
+from ..support import run
+from .helpers import Connect, serving, under_uvicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "mallory": "mallory-pw"}
-
-Connect = Callable[..., contextlib.AbstractAsyncContextManager[stompbox.Client]]
-
-
-@pytest.fixture(params=["memory", "websocket"])
-def transport(request: pytest.FixtureRequest) -> str:
-    """Each test runs in process (TestClient) and over a real WebSocket connection."""
-    return str(request.param)
-
-
-@contextlib.asynccontextmanager
-async def serving(app: StompApp, transport: str) -> AsyncIterator[Connect]:
-    """Yield a way to make connected clients of ``app``: in process (``memory``), over
-    the WebSocket listener of ``serve_tcp`` (``websocket``), or over its TCP listener
-    (``tcp``)."""
-    if transport == "memory":
-        yield lambda **options: TestClient(app, **options)
-        return
-    ws_port = free_port()
-    async with app.serve_tcp(port=0, ws_port=ws_port) as server:
-        if transport == "tcp":
-            url = f"stomp://127.0.0.1:{server.port}/"
-        else:
-            url = f"ws://127.0.0.1:{ws_port}/ws"
-        yield lambda **options: stompbox.connect(url, **options)
-
-
-@contextlib.asynccontextmanager
-async def under_uvicorn(web: Any) -> AsyncIterator[int]:
-    """Run an ASGI app under uvicorn on a free port; yield the port."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(web, port=port, log_level="warning", ws="websockets-sansio")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done()
-        await asyncio.sleep(0.02)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await task
 
 
 def check_password(credentials: Credentials) -> str | None:

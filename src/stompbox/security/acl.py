@@ -16,6 +16,7 @@ refuse what was already delivered.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NamedTuple, TypeAlias, cast
@@ -103,12 +104,7 @@ def deny(
     who: str | Sequence[str], actions: str | Sequence[str], destinations: str | Sequence[str]
 ) -> AccessRule:
     """``deny("anonymous", "send", "/topic/**")``: a refusing rule from strings or lists."""
-    return AccessRule(
-        who=_strings(who, "who"),
-        actions=_actions(actions),
-        destinations=_strings(destinations, "destinations"),
-        allow=False,
-    )
+    return dataclasses.replace(allow(who, actions, destinations), allow=False)
 
 
 class AccessDecision(NamedTuple):
