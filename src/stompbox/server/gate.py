@@ -7,6 +7,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from stompbox.security.authn import Credentials, SecurityPolicy, principal_of
@@ -18,6 +19,8 @@ from .config import ServerConfig
 __all__ = ["AccessDenied", "Gatekeeper", "Refusal", "address_of"]
 
 log = logging.getLogger("stompbox.server")
+
+_HASHING_THREADS = 2
 
 
 class AccessDenied(Exception):
@@ -53,6 +56,10 @@ class Gatekeeper:
         self.connections = AddressCounter(config.max_connections_per_address)
         self.attempts = RateLimit(config.connect_attempts_per_minute)
         self.failures = FailureDelay()
+        self._hashing = ThreadPoolExecutor(_HASHING_THREADS, "stompbox-passwords")
+        """Where passwords are checked: an argon2 check holds 64 MiB while it runs, so
+        that clients connecting at once make the server hold at most this many of them
+        (the rest wait their turn)."""
 
     async def authenticate(
         self,
@@ -72,7 +79,10 @@ class Gatekeeper:
             if wait:
                 await asyncio.sleep(wait)
             if policy.blocking and credentials.login:
-                verified = await asyncio.to_thread(policy.authenticate, credentials)
+                loop = asyncio.get_running_loop()
+                verified = await loop.run_in_executor(
+                    self._hashing, policy.authenticate, credentials
+                )
             else:
                 verified = policy.authenticate(credentials)
             principal: Any = verified
