@@ -28,6 +28,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "protocol": ("stompbox.protocol",),
     "broker": ("stompbox.broker",),
     "security": ("stompbox.security",),
+    "sockjs": ("stompbox.sockjs",),
     "server": ("stompbox.server",),
     "client": ("stompbox.client",),
     "relay": ("stompbox.relay",),
@@ -45,10 +46,13 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "protocol": frozenset({"neutral"}),
     "broker": frozenset({"protocol", "neutral"}),
     "security": frozenset({"broker", "protocol", "neutral"}),
-    "server": frozenset({"security", "broker", "protocol", "neutral"}),
+    "sockjs": frozenset({"neutral"}),
+    "server": frozenset({"sockjs", "security", "broker", "protocol", "neutral"}),
     "client": frozenset({"protocol", "neutral"}),
     "relay": frozenset({"client", "protocol", "neutral"}),
-    "app": frozenset({"server", "security", "broker", "protocol", "relay", "client", "neutral"}),
+    "app": frozenset(
+        {"server", "sockjs", "security", "broker", "protocol", "relay", "client", "neutral"}
+    ),
     "cli": frozenset(LAYERS) - {"cli"},
     ROOT: frozenset({"client", "neutral"}),
 }
