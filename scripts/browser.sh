@@ -8,6 +8,6 @@ if ! command -v chromium >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq chromium >/dev/null
 fi
-if [ ! -d node_modules/@stomp/stompjs ]; then
+if [ ! -d node_modules/@stomp/stompjs ] || [ ! -d node_modules/sockjs-client ]; then
     npm ci --no-audit --no-fund --silent && touch node_modules/.installed
 fi
