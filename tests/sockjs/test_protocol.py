@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
-from websockets import ConnectionClosed
+from websockets import ConnectionClosed, InvalidStatus
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
@@ -592,5 +592,39 @@ def test_json_encoding_round_trip() -> None:
             await client.post(url + "/xhr_send", content=json.dumps([text]))
             r = await client.post(url + "/xhr")
             assert json.loads(r.text[1:]) == [text]
+
+    check(body)
+
+
+def test_websocket_limits() -> None:
+    async def body() -> None:
+        async with (
+            served(max_message_bytes=16, max_sessions=1) as (host, _),
+            connect(f"ws://{host}/echo{session_url()}/websocket") as ws,
+        ):
+            assert await ws.recv() == "o"
+            with pytest.raises(InvalidStatus):  # one session at a time
+                await connect(f"ws://{host}/echo/websocket")
+            await ws.send('["' + "x" * 20 + '"]')
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+            assert ws.close_code == 1009
+
+    check(body)
+
+
+def test_aborted_poll_closes_the_session() -> None:
+    async def body() -> None:
+        async with served() as (host, handler), httpx.AsyncClient() as client:
+            url = f"http://{host}/echo{session_url()}/xhr"
+            assert (await client.post(url)).text == "o\n"
+            polling = asyncio.create_task(client.post(url))
+            await asyncio.sleep(0.1)
+            polling.cancel()
+            for _ in range(100):
+                if handler.closed_sessions:
+                    break
+                await asyncio.sleep(0.02)
+            assert (await client.post(url)).text == 'c[1002,"Connection interrupted"]\n'
 
     check(body)

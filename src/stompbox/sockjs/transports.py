@@ -183,7 +183,7 @@ async def _read_websocket(
                 text = (message.get("bytes") or b"").decode()
             except UnicodeDecodeError:
                 return 1007
-        if max_bytes is not None and len(text) > max_bytes:
+        if max_bytes is not None and len(text) * 4 > max_bytes and len(text.encode()) > max_bytes:
             return 1009
         if raw:
             session.deliver([text])
