@@ -15,7 +15,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stompbox.broker import Broker, BrokerError, DestinationKind
 from stompbox.broker.message import OWNED_HEADERS, check_user_id, sender_headers
@@ -35,6 +35,9 @@ from .api import Credentials, FrameRejected, SessionEvent, send_to, send_to_user
 from .conversion import ConversionError, encode_payload
 from .params import Context, Signature
 from .routing import MessageRoute, Reply, Router, SubscribeRoute
+
+if TYPE_CHECKING:
+    from stompbox.sockjs import SockJSEndpoint
 
 __all__ = [
     "AccessDenied",
@@ -129,6 +132,7 @@ class StompApp:
         self._users: dict[str, dict[ServerSession, None]] = {}
         self._ids = itertools.count(1)
         self._asgi: StompASGI | None = None
+        self._sockjs: SockJSEndpoint | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.relay_url = parse_url(relay) if relay is not None else None
         """With a relay, broker destinations live on that broker (RabbitMQ, ActiveMQ):
@@ -642,6 +646,18 @@ class StompApp:
         if self._asgi is None:
             self._asgi = StompASGI(registry=self.registry)
         return self._asgi
+
+    @property
+    def sockjs_asgi(self) -> SockJSEndpoint:
+        """SockJS as an ASGI app (Spring's ``withSockJS()``): mount it at a path,
+        ``Mount("/portfolio", app=stomp.sockjs_asgi)``, and browsers connect with
+        ``new SockJS("/portfolio")``, over WebSocket or whatever fallback gets through.
+        Origin checks and authentication are those of :attr:`asgi`."""
+        if self._sockjs is None:
+            from stompbox.server.sockjs import sockjs_endpoint
+
+            self._sockjs = sockjs_endpoint(self.registry)
+        return self._sockjs
 
     @contextlib.asynccontextmanager
     async def serve_tcp(self, **overrides: Any) -> AsyncIterator[TcpServer]:

@@ -32,6 +32,14 @@ class ServerConfig:
     ws_port: int = 15674
     """WebSocket listener (RabbitMQ Web-STOMP's port); 0 turns it off."""
     ws_path: str = "/ws"
+    sockjs: bool = True
+    """SockJS at ``ws_path`` too (``http://host:ws_port/ws/info``, the fallback transports
+    of ``new SockJS(url)``); raw WebSocket stays at ``ws_path`` itself."""
+    sockjs_heartbeat: float = 25.0
+    """Seconds between SockJS heart-beat frames (``h``) to a receiving request."""
+    sockjs_disconnect_delay: float = 5.0
+    """Seconds a SockJS session waits for its client's next receiving request (messages
+    queue meanwhile) before it ends, and its STOMP session with it."""
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     limits: Limits = DEFAULT_LIMITS
     """Frames after CONNECT: 16 MiB bodies, 128 headers, 8 KiB header lines."""
@@ -164,7 +172,14 @@ class ServerConfig:
             )
         if not self.ws_path.startswith("/"):
             raise ConfigError(f"ws_path must start with '/', not {self.ws_path!r}")
-        for name in ("connect_timeout", "frame_timeout", "heartbeat_grace", "shutdown_grace"):
+        for name in (
+            "connect_timeout",
+            "frame_timeout",
+            "heartbeat_grace",
+            "shutdown_grace",
+            "sockjs_heartbeat",
+            "sockjs_disconnect_delay",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, not {getattr(self, name)}")
         if not isinstance(self.heartbeat_required, int) or self.heartbeat_required < 0:

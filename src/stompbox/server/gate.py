@@ -37,9 +37,9 @@ class Refusal(NamedTuple):
 
 def address_of(peer: str) -> str:
     """``ws:10.0.0.7:51234`` -> ``10.0.0.7``: the source address in a session's peer name
-    (``[tls:|ws:|wss:]host:port``), what per-address limits count."""
+    (``[tls:|ws:|wss:|sockjs:]host:port``), what per-address limits count."""
     scheme, _, rest = peer.partition(":")
-    if scheme in ("ws", "wss", "tls"):
+    if scheme in ("ws", "wss", "tls", "sockjs"):
         peer = rest
     host, _, port = peer.rpartition(":")
     return host if host and port.isdigit() else peer

@@ -20,7 +20,7 @@ import logging
 import ssl
 import struct
 from collections.abc import Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from websockets.frames import BINARY, CONT, TEXT, CloseCode, Frame
 from websockets.http11 import Request
@@ -37,6 +37,9 @@ from .config import ServerConfig
 from .handshake import HandshakeScope
 from .registry import SessionRegistry
 from .session import ServerSession
+
+if TYPE_CHECKING:
+    from .sockjs import SockJSListener
 from .tls import client_certificate
 
 __all__ = ["StompASGI", "WebSocketProtocol", "serve_websocket"]
@@ -68,6 +71,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "_frame_timer",
         "_head",
         "_registry",
+        "_sockjs",
         "_tcp",
         "_timer",
         "_ws",
@@ -76,8 +80,9 @@ class WebSocketProtocol(asyncio.Protocol):
 
     _tcp: asyncio.Transport  # from connection_made on
 
-    def __init__(self, registry: SessionRegistry) -> None:
+    def __init__(self, registry: SessionRegistry, sockjs: SockJSListener | None = None) -> None:
         self._registry = registry
+        self._sockjs = sockjs
         self._ws: WebSocketConnection = _handshake_protocol(registry.config)
         self._head: bytearray | None = bytearray()
         """The upgrade request as far as it came; None past the handshake."""
@@ -290,6 +295,8 @@ class WebSocketProtocol(asyncio.Protocol):
             return  # answered already
         start = max(len(head) - len(_END_OF_HEAD) + 1, 0)
         head += data  # in place: a request sent a byte at a time costs no more than whole
+        if self._sockjs is not None and self._for_sockjs(head):
+            return
         end = head.find(_END_OF_HEAD, start)
         if end < 0:
             ws.receive_data(data)
@@ -303,6 +310,24 @@ class WebSocketProtocol(asyncio.Protocol):
                 self._upgrade(ws, event, bytes(head[:end]), bytes(head[end:]))
                 return
         self._send_pending()  # not HTTP: the protocol closes the connection
+
+    def _for_sockjs(self, head: bytearray) -> bool:
+        """Hand the connection to SockJS if its request line names a path under
+        ``ws_path/`` (SockJS's ``/info``, ``/<server>/<session>/xhr_streaming``...)."""
+        assert self._sockjs is not None
+        line_end = head.find(b"\r\n")
+        if line_end < 0:
+            return False
+        parts = bytes(head[:line_end]).split(b" ")
+        prefix = self._registry.config.ws_path.rstrip("/").encode() + b"/"
+        if len(parts) != 3 or not parts[1].partition(b"?")[0].startswith(prefix):
+            return False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._head = None
+        self._sockjs.take_over(self._tcp, bytes(head))
+        return True
 
     def _upgrade(self, ws: ServerProtocol, request: Request, head: bytes, early: bytes) -> None:
         registry = self._registry
@@ -341,8 +366,13 @@ async def serve_websocket(
     any :class:`asyncio.Server` (``close()``, ``await wait_closed()``);
     ``registry.shutdown()`` closes the sessions."""
     config = registry.config
+    sockjs = None
+    if config.sockjs:
+        from .sockjs import SockJSListener
+
+        sockjs = SockJSListener(registry)
     return await asyncio.get_running_loop().create_server(
-        lambda: WebSocketProtocol(registry),
+        lambda: WebSocketProtocol(registry, sockjs),
         config.host,
         config.ws_port,
         reuse_address=True,
