@@ -146,6 +146,9 @@ def sockjs_endpoint(registry: SessionRegistry, prefix: str = "") -> SockJSEndpoi
         heartbeat=config.sockjs_heartbeat,
         disconnect_delay=config.sockjs_disconnect_delay,
         max_message_bytes=config.limits.max_frame_size or 1 << 26,
+        # the STOMP session stops writing past outbound_buffer, after the turn's output:
+        # room for that and one more frame, so that only a client that stops reading is cut
+        max_queued=2 * config.outbound_buffer + (config.limits.max_frame_size or 1 << 26),
         allow_origin=None if anywhere else allow_origin,
         prefix=prefix,
         websocket_subprotocols=("v12.stomp", "v11.stomp", "v10.stomp"),
