@@ -1,6 +1,8 @@
 """A chat with rooms and private messages: STOMP over WebSocket, handlers in Python.
 
-Run ``python examples/chat/app.py`` and open http://127.0.0.1:8000/ in two browsers.
+Run ``python examples/chat/app.py`` and open http://127.0.0.1:8000/ in two browsers
+(http://127.0.0.1:8000/?transport=sockjs to go through SockJS at /sockjs instead, as
+browsers or proxies without WebSocket must).
 Each user names themselves at CONNECT (the ``login`` header), which this demo takes on
 trust (``trust_login=True``, logged as development-only); a real app passes an
 ``authenticate`` callable, a users file or JWT settings instead (docs/security.md).
@@ -104,13 +106,21 @@ async def announce(request: Request) -> JSONResponse:
 
 
 here = Path(__file__).parent
-vendor = here.parent.parent / "node_modules" / "@stomp" / "stompjs" / "bundles"
+node_modules = here.parent.parent / "node_modules"
 app = Starlette(
     routes=[
         WebSocketRoute("/stomp", stomp.asgi),
+        Mount("/sockjs", app=stomp.sockjs_asgi),
         Route("/users", users),
         Route("/announce", announce, methods=["POST"]),
-        Mount("/vendor", StaticFiles(directory=vendor, check_dir=False)),
+        Mount(
+            "/vendor/sockjs",
+            StaticFiles(directory=node_modules / "sockjs-client" / "dist", check_dir=False),
+        ),
+        Mount(
+            "/vendor",
+            StaticFiles(directory=node_modules / "@stomp" / "stompjs" / "bundles", check_dir=False),
+        ),
         Mount("/", StaticFiles(directory=here / "static", html=True)),
     ]
 )

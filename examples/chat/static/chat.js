@@ -1,6 +1,16 @@
 // The chat client: @stomp/stompjs over WebSocket, rooms on /topic, private on /user/queue.
+// With ?transport=sockjs in the page's URL it goes through SockJS (/sockjs) instead.
 const $ = (id) => document.getElementById(id);
 const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/stomp`;
+const sockjs = new URLSearchParams(location.search).get("transport") === "sockjs";
+const sockjsLoaded = new Promise((resolve, reject) => {
+  if (!sockjs) return resolve();
+  const script = document.createElement("script");
+  script.src = "/vendor/sockjs/sockjs.min.js";
+  script.onload = resolve;
+  script.onerror = () => reject(new Error("could not load sockjs.min.js"));
+  document.head.append(script);
+});
 let client = null;
 let room = "lobby";
 let roomSubscription = null;
@@ -32,10 +42,12 @@ function showOnline() {
   }));
 }
 
-$("login").onsubmit = (event) => {
+$("login").onsubmit = async (event) => {
   event.preventDefault();
   const user = $("user").value.trim();
-  client = new StompJs.Client({ brokerURL: url, connectHeaders: { login: user }, reconnectDelay: 2000 });
+  await sockjsLoaded;
+  const socket = sockjs ? { webSocketFactory: () => new SockJS("/sockjs") } : { brokerURL: url };
+  client = new StompJs.Client({ ...socket, connectHeaders: { login: user }, reconnectDelay: 2000 });
   client.onConnect = () => {
     $("status").textContent = `connected as ${user}`;
     document.body.dataset.connected = "true";
