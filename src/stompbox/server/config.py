@@ -37,6 +37,9 @@ class ServerConfig:
     of ``new SockJS(url)``); raw WebSocket stays at ``ws_path`` itself."""
     sockjs_heartbeat: float = 25.0
     """Seconds between SockJS heart-beat frames (``h``) to a receiving request."""
+    sockjs_client_url: str = "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js"
+    """Where SockJS's ``iframe.html`` loads sockjs-client from (the iframe transports);
+    point it at your own copy for networks without the internet or with a strict CSP."""
     sockjs_disconnect_delay: float = 5.0
     """Seconds a SockJS session waits for its client's next receiving request (messages
     queue meanwhile) before it ends, and its STOMP session with it."""

@@ -150,6 +150,7 @@ def sockjs_endpoint(registry: SessionRegistry, prefix: str = "") -> SockJSEndpoi
         # room for that and one more frame, so that only a client that stops reading is cut
         max_queued=2 * config.outbound_buffer + (config.limits.max_frame_size or 1 << 26),
         allow_origin=None if anywhere else allow_origin,
+        client_url=config.sockjs_client_url,
         prefix=prefix,
         websocket_subprotocols=("v12.stomp", "v11.stomp", "v10.stomp"),
     )
