@@ -47,7 +47,6 @@ TRANSPORTS = ["websocket", "xhr-streaming", "xhr-polling", "eventsource"]
 ANY_ORIGIN_TRANSPORTS = ["iframe-htmlfile", "jsonp-polling"]
 """A page of any origin can drive these without sending an ``Origin`` to check, so
 SockJS serves them only when every origin is allowed (``allowed_origins = ["*"]``)."""
-CDN_SOCKJS = "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js"
 """What the SockJS endpoint's /iframe.html loads; the tests answer it from node_modules."""
 
 
@@ -160,7 +159,9 @@ def app_url() -> Iterator[str]:
 def any_origin_url() -> Iterator[str]:
     """As ``app_url``, with every origin allowed: SockJS's iframe and JSONP transports on."""
     _needs_browser()
-    stomp = StompApp(config=ServerConfig(allowed_origins=["*"]))
+    # iframe.html loads sockjs-client from the page's own server, not from a CDN
+    config = ServerConfig(allowed_origins=["*"], sockjs_client_url="/vendor/sockjs.min.js")
+    stomp = StompApp(config=config)
     yield from _under_uvicorn(_page_app(stomp, stomp.sockjs_asgi))
 
 
@@ -180,7 +181,6 @@ def _round_trip(browser: Browser, app_url: str, transport: str) -> None:
     """Connect over ``transport`` only, receive what the page sent to /topic/x and what
     the server published there, and disconnect."""
     page = browser.new_page()
-    page.route(CDN_SOCKJS, lambda route: route.fulfill(path=VENDOR["sockjs.min.js"]))
     seen = Seen(page)
     try:
         page.goto(app_url)
