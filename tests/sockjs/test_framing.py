@@ -6,6 +6,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stompbox.sockjs import framing
 from stompbox.sockjs.framing import (
@@ -108,3 +110,17 @@ def test_htmlfile_prelude_is_padded_past_a_kilobyte() -> None:
     assert prelude.endswith("\r\n")
     assert "var c = parent.callback;" in prelude
     assert prelude.strip().endswith("</script>")
+
+
+@given(st.text())
+def test_quote_is_json_with_the_sockjs_escapes(text: str) -> None:
+    """Whatever path quote takes (ASCII or not), it says what json.dumps says, with
+    every code point SockJS escapes written as \\uXXXX, and it decodes back."""
+    expected = re.sub(
+        "[\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0604\u070f\u17b4\u17b5\u200c-\u200f\u2028-\u202f"
+        "\u2060-\u206f\ufeff\ufff0-\uffff\ud800-\udfff]",
+        lambda m: f"\\u{ord(m.group()):04x}",
+        json.dumps(text, ensure_ascii=False),
+    )
+    assert quote(text) == expected
+    assert json.loads(quote(text)) == text
