@@ -34,22 +34,20 @@ import os
 import resource
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import fields
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
 
-from benchmarks.broker import Figure, Target, cpu_seconds, reachable, wait_quiet, write_json
+from benchmarks import broker
+from benchmarks.broker import Figure, Target, cpu_seconds, wait_quiet, write_json
 from benchmarks.sockjs_client import SockJSError, SockJSSession, session_class
 from stompbox.cli.load import BODY, IDLE_TIMEOUT, FlowResult, ProgressBar, flow, send_frame
-from stompbox.server.config import ServerConfig
 
 WINDOW = 200
 """SENDs per receipt in the topic runs, as ``benchmarks/broker.py`` has it."""
@@ -62,42 +60,17 @@ def free_port() -> int:
         return port
 
 
-def start_stompbox(scratch: Path) -> Target:
-    """``stompbox serve`` on free ports with SockJS on, per-address bounds raised past
-    what the benchmark opens (two HTTP connections per SockJS session)."""
-    port, ws_port = free_port(), free_port()
-    text = "[server]\nmax_connections_per_address = 20000\nconnect_attempts_per_minute = 1000000\n"
-    if "sockjs" in {f.name for f in fields(ServerConfig)}:  # while SockJS is not on by default
-        text += "sockjs = true\n"
-    toml = scratch / "stompbox.toml"
-    toml.write_text(text)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "stompbox.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--ws-port",
-            str(ws_port),
-            "--log-level",
-            "warning",
-            "--config",
-            str(toml),
-        ]
-    )
-    url = f"stomp://127.0.0.1:{port}/"
-    if not reachable(url, 15):
-        process.kill()
-        raise SystemExit("stompbox did not start")
-    target = Target("stompbox", url, f"ws://127.0.0.1:{ws_port}/ws", process.pid, process)
-    info = f"http://127.0.0.1:{ws_port}/ws/info"
+def start_stompbox_with_sockjs(scratch: Path) -> Target:
+    """``stompbox serve`` on free ports (SockJS is on by default), as broker.py starts it."""
+    target = broker.start_stompbox(free_port(), free_port(), scratch)
+    assert target.ws_url is not None
+    info = target.ws_url.replace("ws://", "http://", 1) + "/info"
     try:
         with urllib.request.urlopen(info, timeout=5) as response:
             target.server = f"stompbox, SockJS {response.read().decode()}"
     except OSError as exc:
-        process.send_signal(signal.SIGTERM)
+        if target.process is not None:
+            target.process.send_signal(signal.SIGTERM)
         raise SystemExit(f"GET {info}: {exc}") from None
     return target
 
@@ -418,7 +391,7 @@ def main() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 20_000), hard))
     scratch = tempfile.TemporaryDirectory(prefix="stompbox-sockjs-bench-")
-    target = start_stompbox(Path(scratch.name))
+    target = start_stompbox_with_sockjs(Path(scratch.name))
     catalogue: dict[str, Figure] = {}
     try:
         measure(target, args, catalogue)
