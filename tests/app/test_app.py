@@ -20,6 +20,8 @@ from stompbox.app import (
     AccessDenied,
     Credentials,
     FrameRejected,
+    MessageRoute,
+    Reply,
     SessionEvent,
     StompApp,
     send_to,
@@ -106,8 +108,9 @@ def test_patterns_variables_and_separators(transport: str) -> None:
             await client.send("/app/orders/42/items/x", b"", receipt=True)
             await client.send("/app/deep/a/b/c", b"", receipt=True)
             assert seen == [(42, "/app/orders/42/items/x"), "/app/deep/a/b/c"]
-            with pytest.raises(stompbox.BrokerErrorFrame, match="no handler"):
-                await client.send("/app/orders/x/items/y/z", b"", receipt=True)
+            async with client.subscribe("/user/queue/errors") as errors:
+                await client.send("/app/orders/x/items/y/z", b"")
+                assert (await errors.get(5)).headers["message"] == "no handler"
             async with connect_dotted() as client, client.subscribe("/topic/price.ibm") as sub:
                 await client.send("/app/price.stock.ibm", 21.0, receipt=True)
                 assert (await sub.get(5)).json() == 42.0
@@ -155,20 +158,70 @@ def test_injection_by_name_and_annotation(transport: str) -> None:
     run(main())
 
 
-def test_payload_that_does_not_convert_gets_a_clear_error(transport: str) -> None:
+def test_payload_that_does_not_convert_is_reported_and_the_session_goes_on(
+    transport: str,
+) -> None:
     app = greeting_app()
+
+    async def main() -> None:
+        async with (
+            serving(app, transport) as connect,
+            connect() as client,
+            client.subscribe("/user/queue/errors") as errors,
+            client.subscribe("/topic/hello") as hello,
+        ):
+            await client.send("/app/hello", {"nom": "x"}, headers={"receipt": "r-1"})
+            error = await errors.get(5)
+            assert error.headers["message"] == "invalid payload"
+            assert error.headers["receipt-id"] == "r-1"
+            assert error.headers["source-destination"] == "/app/hello"
+            assert "Hello has no field(s) nom" in error.text
+            await client.send("/app/hello", b"{oops", content_type="application/json")
+            assert "not valid JSON" in (await errors.get(5)).text
+            await client.send("/app/hello", {"name": "Ada"}, receipt=True)  # still open
+            assert (await hello.get(5)).json() == {"content": "Hello, Ada!"}
+
+    run(main())
+
+
+def test_strict_errors_close_the_session(transport: str) -> None:
+    app = StompApp(strict_errors=True)
+
+    @app.message("/hello")
+    def hello(payload: Hello) -> None: ...
 
     async def main() -> None:
         async with serving(app, transport) as connect, connect() as client:
             with pytest.raises(stompbox.BrokerErrorFrame) as info:
                 await client.send("/app/hello", {"nom": "x"}, receipt=True)
             assert info.value.message == "invalid payload"
-            assert b"Hello has no field(s) nom" in info.value.body
-            async with connect() as client:
-                with pytest.raises(stompbox.BrokerErrorFrame, match="not valid JSON"):
-                    await client.send(
-                        "/app/hello", b"{oops", content_type="application/json", receipt=True
-                    )
+
+    run(main())
+
+
+def test_send_to_and_send_to_user_both_deliver(transport: str) -> None:
+    app = StompApp()
+
+    @app.message("/both")
+    @send_to("/topic/a", "/topic/b")
+    @send_to_user("/queue/mine", broadcast=False)
+    def both(payload: str) -> str:
+        return payload.upper()
+
+    app.router.add(MessageRoute("/routed", lambda payload: payload, reply=Reply(("/topic/a",))))
+
+    async def main() -> None:
+        async with (
+            serving(app, transport) as connect,
+            connect() as client,
+            client.subscribe("/topic/a") as a,
+            client.subscribe("/topic/b") as b,
+            client.subscribe("/user/queue/mine") as mine,
+        ):
+            await client.send("/app/both", "x", receipt=True)
+            assert [(await s.get(5)).text for s in (a, b, mine)] == ["X", "X", "X"]
+            await client.send("/app/routed", "data", receipt=True)  # MessageRoute(reply=...)
+            assert (await a.get(5)).text == "data"
 
     run(main())
 
@@ -279,10 +332,11 @@ def test_exception_handlers_reply_like_handlers(transport: str) -> None:
                 "error": "division by zero",
                 "destination": "/app/divide",
             }
-            with pytest.raises(stompbox.BrokerErrorFrame) as info:
-                await client.send("/app/boom", b"", receipt=True)
-            assert info.value.message == "application error"
-            assert b"RuntimeError: unexpected" in info.value.body
+            await client.send("/app/boom", b"")  # no exception handler: reported, goes on
+            error = await errors.get(5)
+            assert error.headers["message"] == "application error"
+            assert error.text == "RuntimeError: unexpected"
+            await client.send("/app/divide", [4, 2], receipt=True)
 
     run(main())
 

@@ -12,7 +12,7 @@ from .app import (
     send_to_user,
 )
 from .conversion import ConversionError
-from .routing import MessageRoute, Pattern, Router, SubscribeRoute
+from .routing import MessageRoute, Pattern, Reply, Router, SubscribeRoute
 from .testing import TestClient
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "FrameRejected",
     "MessageRoute",
     "Pattern",
+    "Reply",
     "Router",
     "SessionEvent",
     "StompApp",

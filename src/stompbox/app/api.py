@@ -14,7 +14,14 @@ from stompbox.server.session import ServerSession
 
 from .routing import Reply
 
-__all__ = ["Credentials", "FrameRejected", "SessionEvent", "send_to", "send_to_user"]
+__all__ = [
+    "Credentials",
+    "FrameRejected",
+    "SessionEvent",
+    "replies_of",
+    "send_to",
+    "send_to_user",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,10 +50,11 @@ class SessionEvent:
 
 
 def send_to(*destinations: str) -> Callable[[F], F]:
-    """Send the handler's return value to these broker destinations (``{var}`` allowed)."""
+    """Send the handler's return value to these broker destinations (``{var}`` allowed);
+    with :func:`send_to_user` on the same handler, both deliver."""
 
     def mark(handler: F) -> F:
-        handler.__stompbox_reply__ = Reply(destinations)  # type: ignore[attr-defined]
+        _add_reply(handler, Reply(destinations))
         return handler
 
     return mark
@@ -57,7 +65,18 @@ def send_to_user(*destinations: str, broadcast: bool = True) -> Callable[[F], F]
     ``broadcast=False`` only the session that sent the message."""
 
     def mark(handler: F) -> F:
-        handler.__stompbox_reply__ = Reply(destinations, to_user=True, broadcast=broadcast)  # type: ignore[attr-defined]
+        _add_reply(handler, Reply(destinations, to_user=True, broadcast=broadcast))
         return handler
 
     return mark
+
+
+def replies_of(handler: Callable[..., Any]) -> tuple[Reply, ...]:
+    """The replies ``@send_to`` and ``@send_to_user`` put on ``handler``, in the order
+    they are written."""
+    return tuple(getattr(handler, "__stompbox_replies__", ()))
+
+
+def _add_reply(handler: Callable[..., Any], reply: Reply) -> None:
+    # decorators apply bottom-up: prepend, so that the replies read top-down
+    handler.__stompbox_replies__ = (reply, *replies_of(handler))  # type: ignore[attr-defined]

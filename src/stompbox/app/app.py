@@ -31,7 +31,7 @@ from stompbox.server.run import start_server
 from stompbox.server.session import AccessDenied, ServerSession
 from stompbox.server.tcp import TcpServer
 
-from .api import Credentials, FrameRejected, SessionEvent, send_to, send_to_user
+from .api import Credentials, FrameRejected, SessionEvent, replies_of, send_to, send_to_user
 from .conversion import ConversionError, encode_payload
 from .params import Context, Signature
 from .routing import MessageRoute, Reply, Router, SubscribeRoute
@@ -91,6 +91,8 @@ class StompApp:
         trust_login: bool = False,
         acl: Iterable[AccessRule] | None = None,
         relay: str | None = None,
+        strict_errors: bool = False,
+        error_destination: str = "/queue/errors",
     ) -> None:
         self.app_prefixes = tuple(p.rstrip("/") for p in app_prefixes)
         if isinstance(broker_prefixes, Mapping):
@@ -123,6 +125,12 @@ class StompApp:
         self.router = Router(separator=separator)
         self.authenticator = authenticate
         self.require_auth = require_auth
+        self.strict_errors = strict_errors
+        """An application error (bad payload, a handler that raised, no handler) closes
+        the session with an ERROR, instead of being reported on ``error_destination``."""
+        self.error_destination = error_destination
+        """The user destination (``/user`` + this) where a session hears of the errors of
+        its frames."""
         self._exception_handlers: list[tuple[type[BaseException], MessageRoute]] = []
         self._listeners: dict[str, list[Callable[[SessionEvent], Any]]] = {e: [] for e in EVENTS}
         self._inbound: list[Callable[[Frame, ServerSession], Frame | None]] = []
@@ -495,9 +503,8 @@ class StompApp:
             found = self.router.find(path, subscribe=subscribe)
             if found is None:
                 decorator = "@app.subscribe" if subscribe else "@app.message"
-                session.error(
-                    "no handler", f"no {decorator} handler for {destination}", frame=frame
-                )
+                detail = f"no {decorator} handler for {destination}"
+                self._report(session, frame, destination, "no handler", detail)
                 return
             route, variables = found
             if route.roles and not (session.identity and route.roles & session.identity.roles):
@@ -540,19 +547,37 @@ class StompApp:
                     self._reply(route, result, ctx, session, None)
                 except Exception as inner:
                     log.exception("exception handler failed")
-                    session.error(
-                        "application error", f"{type(inner).__name__}: {inner}", frame=frame
-                    )
+                    detail = f"{type(inner).__name__}: {inner}"
+                    self._report(session, frame, ctx.destination, "application error", detail)
                     return False
                 return True
         if isinstance(exc, ConversionError):
-            session.error("invalid payload", f"{ctx.destination}: {exc}", frame=frame)
+            message, detail = "invalid payload", f"{ctx.destination}: {exc}"
         elif isinstance(exc, BrokerError):
-            session.error(exc.message, exc.detail, frame=frame)
+            message, detail = exc.message, exc.detail
         else:
             log.exception("handler for %s failed", ctx.destination)
-            session.error("application error", f"{type(exc).__name__}: {exc}", frame=frame)
+            message, detail = "application error", f"{type(exc).__name__}: {exc}"
+        self._report(session, frame, ctx.destination, message, detail)
         return False
+
+    def _report(
+        self, session: ServerSession, frame: Frame, destination: str, message: str, detail: str
+    ) -> None:
+        """An error of the application's (a payload that does not convert, a handler that
+        raised, no handler): the session goes on, and the sender hears of it on its
+        ``/user/queue/errors`` (when it subscribed there) as a MESSAGE with a ``message``
+        header, the failing frame's ``receipt-id`` and ``source-destination``; the frame
+        gets no RECEIPT. With ``strict_errors``, an ERROR closes the session instead."""
+        if self.strict_errors:
+            session.error(message, detail, frame=frame)
+            return
+        log.warning("%s: %s: %s", session.peer, message, detail)
+        headers = {"message": message, "source-destination": destination}
+        receipt = frame.get("receipt")
+        if receipt is not None:
+            headers["receipt-id"] = receipt
+        self._to_own_user(session, self.error_destination, detail, headers, broadcast=False)
 
     def _reply(
         self,
@@ -564,23 +589,35 @@ class StompApp:
     ) -> None:
         if result is None:
             return
-        reply: Reply | None = getattr(route.handler, "__stompbox_reply__", None)
-        if reply is None and sub_id is not None:
+        replies = ((route.reply,) if route.reply is not None else ()) + replies_of(route.handler)
+        if not replies and sub_id is not None:
             self._answer_subscriber(session, ctx.destination, sub_id, result)
             return
-        if reply is None:
+        if not replies:
             path = self._strip(ctx.destination, self.app_prefixes) or ""
-            reply = Reply((f"{self.broker_prefixes[0]}/{path}",))
-        for template in reply.destinations:
-            destination = template.format(**ctx.variables) if ctx.variables else template
-            if reply.to_user:
-                state = self._sessions.get(session)
-                if state is not None:
-                    anonymous = state.user is None  # reachable through its own session only
-                    only = None if reply.broadcast and not anonymous else session
-                    self._send_to_user(state.user or "", destination, result, None, only)
-            else:
-                self._publish(destination, result, None)
+            replies = (Reply((f"{self.broker_prefixes[0]}/{path}",)),)
+        for reply in replies:  # @send_to and @send_to_user on one handler: both deliver
+            for template in reply.destinations:
+                destination = template.format(**ctx.variables) if ctx.variables else template
+                if reply.to_user:
+                    self._to_own_user(session, destination, result, None, reply.broadcast)
+                else:
+                    self._publish(destination, result, None)
+
+    def _to_own_user(
+        self,
+        session: ServerSession,
+        destination: str,
+        payload: Any,
+        headers: Mapping[str, str] | None,
+        broadcast: bool,
+    ) -> None:
+        """To the user of ``session``: all its sessions, or with ``broadcast`` False (or
+        for an anonymous session, reachable through itself only) this one."""
+        state = self._sessions.get(session)
+        if state is not None:
+            only = None if broadcast and state.user is not None else session
+            self._send_to_user(state.user or "", destination, payload, headers, only)
 
     def _answer_subscriber(
         self, session: ServerSession, destination: str, sub_id: str, result: Any
