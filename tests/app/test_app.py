@@ -620,3 +620,26 @@ def test_a_failing_hook_ends_only_that_session(transport: str) -> None:
             assert (await sub.get(5)).text == "still fine"
 
     run(main())
+
+
+def test_interceptors_see_connect_and_disconnect(transport: str) -> None:
+    app = StompApp()
+    seen: list[str] = []
+
+    @app.inbound_interceptor
+    def record(frame: Frame, session: ServerSession) -> Frame | None:
+        seen.append(frame.command)
+        return frame
+
+    @app.on("connect")
+    def connected(event: SessionEvent) -> None:
+        seen.append(f"connect event, principal {event.principal}")
+
+    async def main() -> None:
+        async with serving(app, transport) as connect, connect() as client:
+            await client.send("/topic/x", "hi", receipt=True)
+        await asyncio.sleep(0.1)
+
+    run(main())
+    assert seen[:3] == ["CONNECT", "connect event, principal None", "SEND"]
+    assert seen[-1] == "DISCONNECT"
