@@ -8,7 +8,9 @@ trust (``trust_login=True``, logged as development-only); a real app passes an
 ``authenticate`` callable, a users file or JWT settings instead (docs/security.md).
 Room messages go to ``/topic/chat/<room>``; private messages reach every session of one
 user at ``/user/queue/private``. The access rules let browsers send only to the app's
-handlers, so that nobody can post to a room as if they were the server.
+handlers, so that nobody can post to a room as if they were the server. A ValueError (an
+unknown room, a payload that does not fit ``Post``) is answered on ``/user/queue/errors``,
+which the page shows as a notice; the session goes on.
 """
 
 from __future__ import annotations

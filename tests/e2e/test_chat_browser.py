@@ -1,4 +1,4 @@
-"""The chat example in headless Chromium: two users in a room, and a private message.
+"""The chat example in headless Chromium: users in a room, a private message, error notices.
 
 Needs Debian's ``chromium`` (``scripts/browser.sh`` installs it, as CI does) and the npm
 packages (``npm ci``); skips with a hint elsewhere, fails under CI.
@@ -140,5 +140,49 @@ def test_two_browsers_chat_and_whisper(chat_url: str) -> None:
             expect(alice.locator("#online li")).to_have_text(["alice", "bob", "carol"])
             if os.environ.get("STOMPBOX_SCREENSHOT"):
                 alice.screenshot(path=os.environ["STOMPBOX_SCREENSHOT"])
+        finally:
+            browser.close()
+
+
+def test_error_notice_keeps_the_session(chat_url: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 560})
+            page.goto(chat_url)
+            page.fill("#user", "dave")
+            page.click("#join")
+            expect(page.locator("#status")).to_have_text("connected as dave")
+            expect(page.locator("#rooms li")).to_have_count(3)
+            page.evaluate("() => { window.firstSocket = client.webSocket; }")
+
+            # a payload that does not fit Post: the chat's ValueError handler answers it
+            page.evaluate(
+                """() => client.publish({
+                    destination: "/app/chat/lobby", body: JSON.stringify({ txt: 1 }) })"""
+            )
+            notices = page.locator("#errors .notice span")
+            expect(notices).to_have_text(["Post has no field(s) txt"])
+
+            # no handler: stompbox's own report, its `message` header and the details
+            page.evaluate("() => client.publish({ destination: '/app/nowhere', body: 'hi' })")
+            expect(notices.last).to_have_text(
+                "no handler: no @app.message handler for /app/nowhere"
+            )
+
+            # the session goes on: a message goes through on the same WebSocket
+            page.fill("#text", "still here")
+            page.click("#send")
+            expect(page.locator("#messages li").last).to_have_text("davestill here")
+            assert page.evaluate("() => client.connected && client.webSocket === firstSocket")
+            expect(page.locator("#status")).to_have_text("connected as dave")
+            if os.environ.get("STOMPBOX_ERROR_SCREENSHOT"):
+                page.screenshot(path=os.environ["STOMPBOX_ERROR_SCREENSHOT"])
+
+            # a notice is dismissed with its button
+            page.locator("#errors .notice button").first.click()
+            expect(notices).to_have_text(["no handler: no @app.message handler for /app/nowhere"])
         finally:
             browser.close()

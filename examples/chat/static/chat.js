@@ -25,6 +25,26 @@ function line(list, message) {
   $(list).appendChild(li);
 }
 
+// An error on /user/queue/errors: the chat's exception handler answers {"error": ...};
+// stompbox's own reports say what in the `message` header and give the details as the body.
+function errorText(m) {
+  return m.headers.message ? `${m.headers.message}: ${m.body}` : JSON.parse(m.body).error;
+}
+
+function notice(text) {
+  const p = document.createElement("p");
+  p.className = "notice";
+  const span = document.createElement("span");
+  span.textContent = text;
+  const close = document.createElement("button");
+  close.type = "button";
+  close.textContent = "×";
+  close.title = "dismiss";
+  close.onclick = () => p.remove();
+  p.append(span, close);
+  $("errors").appendChild(p);
+}
+
 function joinRoom(name) {
   room = name;
   $("room-title").textContent = `#${name}`;
@@ -64,7 +84,7 @@ $("login").onsubmit = async (event) => {
       joinRoom(room);
     });
     client.subscribe("/user/queue/private", (m) => line("private", JSON.parse(m.body)));
-    client.subscribe("/user/queue/errors", (m) => { $("errors").textContent = JSON.parse(m.body).error; });
+    client.subscribe("/user/queue/errors", (m) => notice(errorText(m)));
     client.subscribe("/topic/presence", (m) => {
       const p = JSON.parse(m.body);
       if (p.online) online.add(p.user); else online.delete(p.user);
