@@ -24,6 +24,7 @@ from stompbox.app import (
     Reply,
     SessionEvent,
     StompApp,
+    TestClient,
     send_to,
     send_to_user,
 )
@@ -643,3 +644,16 @@ def test_interceptors_see_connect_and_disconnect(transport: str) -> None:
     run(main())
     assert seen[:3] == ["CONNECT", "connect event, principal None", "SEND"]
     assert seen[-1] == "DISCONNECT"
+
+
+def test_an_app_serves_one_event_loop_after_another() -> None:
+    """Each pytest test runs in a loop of its own; a module-level app must serve them all."""
+    app = greeting_app()
+
+    async def once() -> None:
+        async with TestClient(app) as client, client.subscribe("/topic/hello") as sub:
+            await client.send("/app/hello", {"name": "Ada"}, receipt=True)
+            assert (await sub.get(5)).json() == {"content": "Hello, Ada!"}
+
+    run(once())
+    run(once())

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,7 +20,6 @@ from stompbox.broker import Broker, DestinationKind
 from stompbox.net import BrokerURL, parse_url
 from stompbox.protocol import Frame
 from stompbox.security.acl import AccessRule
-from stompbox.security.authn import principal_of
 from stompbox.server.asgi import StompASGI
 from stompbox.server.config import ServerConfig
 from stompbox.server.registry import SessionRegistry
@@ -32,6 +30,7 @@ from stompbox.server.tcp import TcpServer
 from .api import Credentials, FrameRejected, SessionEvent, send_to, send_to_user
 from .dispatch import Dispatcher
 from .hooks import EVENTS, Hooks, Interceptor
+from .identity import Identify
 from .replies import ReplyRouter
 from .routing import MessageRoute, Router, SubscribeRoute
 from .template import Template
@@ -96,24 +95,16 @@ class StompApp:
         """Where this app's sessions are opened, whatever the transport (TCP, WebSocket,
         ASGI, TestClient): one connection limit for all of them."""
         self.router = Router(separator=separator)
-        self.authenticator = authenticate
-        self.require_auth = require_auth
         self.template = Template(self.broker, parse_url(relay) if relay is not None else None)
         self.hooks = Hooks()
+        self._identify = Identify(self.hooks, authenticate, require_auth)
         self.user_destinations = UserDestinations(
             self.broker, self.template, user_prefix.rstrip("/"), self.broker_prefixes
         )
-        replies = ReplyRouter(
-            self.template, self.user_destinations, self.app_prefixes, self.broker_prefixes
-        )
+        users = self.user_destinations
+        replies = ReplyRouter(self.template, users, self.app_prefixes, self.broker_prefixes)
         self.dispatcher = Dispatcher(
-            self.broker,
-            self.router,
-            replies,
-            self.user_destinations,
-            self.template,
-            self.hooks,
-            self.app_prefixes,
+            self.broker, self.router, replies, users, self.template, self.hooks, self.app_prefixes
         )
         self.dispatcher.strict_errors = strict_errors
         self.dispatcher.error_destination = error_destination
@@ -213,30 +204,7 @@ class StompApp:
     async def authenticate(
         self, session: ServerSession, frame: Frame, credentials: Credentials, verified: Any
     ) -> Any:
-        """Who the CONNECT is from: what an inbound interceptor set, else what this app's
-        ``authenticate`` callable returns, else what the server ``verified`` (users file,
-        token, certificate, the ASGI scope's user). Never CONNECT's login unchecked,
-        unless ``trust_login`` (development) says so. An ``authenticate`` callable has
-        the last word: its None makes even a verified client anonymous."""
-        try:
-            intercepted = self.hooks.intercept(frame, session)
-        except FrameRejected as exc:  # a refused token: the interceptor's words
-            raise AccessDenied(str(exc)) from exc
-        if intercepted is None:
-            raise AccessDenied("CONNECT refused")
-        principal = verified
-        if session.principal is not None:
-            principal = session.principal
-        elif self.authenticator is not None:
-            principal = self.authenticator(credentials)
-            if inspect.isawaitable(principal):
-                principal = await principal
-        if principal is None and self.require_auth:
-            raise AccessDenied("authentication required")
-        session.principal = principal
-        session.identity = principal_of(principal, "app")  # the connect event's user
-        self.hooks.emit("connect", session, intercepted)
-        return principal
+        return await self._identify(session, frame, credentials, verified)
 
     def connected(self, session: ServerSession) -> None:
         self.dispatcher.add(session)

@@ -73,11 +73,12 @@ class OutputScheduler:
 
     def add(self, session: Writable) -> None:
         self._dirty.append(session)
+        loop = self._loop
+        if loop is None or loop.is_closed():  # first use, or an app used by a new loop
+            loop = self._loop = asyncio.get_running_loop()
+            self._scheduled = False  # a run scheduled on a closed loop never comes
         if not self._scheduled:
             self._scheduled = True
-            loop = self._loop
-            if loop is None:
-                loop = self._loop = asyncio.get_running_loop()
             loop.call_soon(self.run)
 
     def wake(self) -> None:
@@ -86,14 +87,15 @@ class OutputScheduler:
         Outside an event loop (a broker driven by a test or a script) it does nothing;
         the next run, or the broker's ``sync`` or ``close``, commits them.
         """
-        if self._scheduled:
-            return
         loop = self._loop
-        if loop is None:
+        if loop is None or loop.is_closed():
             try:
                 loop = self._loop = asyncio.get_running_loop()
             except RuntimeError:
                 return
+            self._scheduled = False
+        if self._scheduled:
+            return
         self._scheduled = True
         loop.call_soon(self.run)
 
