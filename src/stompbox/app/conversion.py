@@ -56,8 +56,14 @@ def convert(data: Any, target: Any) -> Any:
         unknown = set(data) - names
         if unknown:
             raise ConversionError(f"{target.__name__} has no field(s) {', '.join(sorted(unknown))}")
+        values = {}
+        for key, value in data.items():
+            try:
+                values[key] = convert(value, hints.get(key, Any))
+            except ConversionError as exc:  # say where, however deep
+                raise ConversionError(f"{target.__name__}.{key}: {exc}") from None
         try:
-            return target(**{k: convert(v, hints.get(k, Any)) for k, v in data.items()})
+            return target(**values)
         except TypeError as exc:
             raise ConversionError(f"payload does not fit {target.__name__}: {exc}") from None
     if origin in (list, tuple, set, frozenset):
