@@ -12,6 +12,7 @@ from .app import (
     send_to_user,
 )
 from .conversion import ConversionError
+from .params import Header
 from .routing import MessageRoute, Pattern, Reply, Router, SubscribeRoute
 from .testing import TestClient
 
@@ -20,6 +21,7 @@ __all__ = [
     "ConversionError",
     "Credentials",
     "FrameRejected",
+    "Header",
     "MessageRoute",
     "Pattern",
     "Reply",

@@ -1,8 +1,12 @@
 """Destination patterns and the routes that hold handlers: data first, decorators as sugar.
 
 A pattern is matched against a destination with the application prefix removed, segment
-by segment at the separator (``/`` or ``.``): ``*`` is one segment, ``**`` any number, and
-``{name}`` one segment captured as a variable (Spring's ``@DestinationVariable``).
+by segment at the separator (``/`` or ``.``): ``*`` is one segment, ``**`` (or ``#``) any
+number, none included, and ``{name}`` one segment captured as a variable (Spring's
+``@DestinationVariable``). A ``*`` inside a segment (``thing*``, or ``price.stock.*``
+with ``/``) matches characters of that segment only. Segments match as the broker's
+subscriptions do (:func:`stompbox.broker.matching.segment_regex`), so a handler pattern
+and a subscription with the same text reach the same destinations.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from stompbox.broker.matching import segment_regex
+
 from .params import Signature
 
 __all__ = ["MessageRoute", "Pattern", "Router", "SubscribeRoute"]
 
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ANY = ("**", "#")
 
 
 class Pattern:
@@ -28,29 +35,42 @@ class Pattern:
         self.text = text.strip("/")
         segments = self.text.split(separator)
         self.variables: list[str] = []
-        parts: list[str] = []
+        regex = ""
         literal = True
         sep = re.escape(separator)
-        for segment in segments:
-            if segment == "**":
-                parts.append(f"(?:[^{sep}]*(?:{sep}[^{sep}]*)*)")
+        after_any = False  # the leading ``**`` took the separator after it
+        for i, segment in enumerate(segments):
+            if segment in _ANY:  # any number of segments, none included
                 literal = False
-            elif segment == "*":
-                parts.append(f"[^{sep}]+")
+                if i > 0 and segments[i - 1] in _ANY:
+                    continue  # ``**/**`` is ``**``
+                if i > 0:
+                    regex += f"(?:{sep}[^{sep}]*)*"
+                elif len(segments) == 1:
+                    regex += f"[^{sep}]*(?:{sep}[^{sep}]*)*"
+                else:
+                    regex += f"(?:[^{sep}]*{sep})*"
+                    after_any = True
+                continue
+            if i > 0 and not after_any:
+                regex += sep
+            after_any = False
+            if segment == "*":
+                regex += f"[^{sep}]+"
                 literal = False
-            else:
-                pieces: list[str] = []
-                last = 0
-                for match in _VARIABLE.finditer(segment):
-                    pieces.append(re.escape(segment[last : match.start()]))
-                    pieces.append(f"(?P<{match.group(1)}>[^{sep}]+)")
-                    self.variables.append(match.group(1))
-                    last = match.end()
-                    literal = False
-                pieces.append(re.escape(segment[last:]))
-                parts.append("".join(pieces))
+                continue
+            last = 0
+            for match in _VARIABLE.finditer(segment):
+                regex += segment_regex(segment[last : match.start()], separator)
+                regex += f"(?P<{match.group(1)}>[^{sep}]+)"
+                self.variables.append(match.group(1))
+                last = match.end()
+                literal = False
+            regex += segment_regex(segment[last:], separator)
+            if "*" in segment:
+                literal = False
         self.literal = literal
-        self.regex = re.compile(sep.join(parts) + r"\Z") if not literal else None
+        self.regex = re.compile(regex + r"\Z") if not literal else None
 
     def match(self, path: str) -> dict[str, str] | None:
         if self.regex is None:
