@@ -470,3 +470,15 @@ def test_a_subscription_allowed_lets_through_only_names_allowed(
             if matches(pattern, name):
                 destination = name[0] + "/".join(name[1:])
                 assert control.allows(BOB, "subscribe", destination), destination
+
+
+def test_a_wildcard_inside_a_segment_cannot_get_past_a_deny_rule() -> None:
+    """The broker matches ``sec*`` against ``secret``: the rules read it as ``*``."""
+    acl = AccessControl(
+        [deny("any", "subscribe", "/topic/secret"), allow("any", "subscribe", "/topic/*")]
+    )
+    assert not acl.allows(None, "subscribe", "/topic/sec*")
+    assert not acl.allows(None, "subscribe", "/topic/*cret")
+    assert acl.allows(None, "subscribe", "/topic/public")
+    open_area = AccessControl([allow("any", "subscribe", "/topic/pub/**")])
+    assert open_area.allows(None, "subscribe", "/topic/pub/a*/b")

@@ -75,14 +75,16 @@ def split(destination: str, prefixes: Iterable[str] = ()) -> tuple[str, str | No
 
 def parse(destination: str, separator: str, prefixes: Iterable[str] = ()) -> list[Segment]:
     """A client's destination as segments: ``*``, ``**`` and ``#`` are wildcards when
-    they make up a whole segment, as the broker reads them; everything else is literal."""
+    they make up a whole segment, and a segment with a ``*`` inside (``sec*``) is read as
+    ``*``, a superset of what the broker matches with it (so a deny rule for
+    ``/topic/secret`` refuses ``/topic/sec*``); everything else is literal."""
     prefix, rest = split(destination, prefixes)
     if rest is None:
         return [prefix]
     parts = rest.split(separator)
-    if not any(s in _WILDCARDS for s in parts):
+    if not any("*" in s or s == "#" for s in parts):
         return [prefix, *parts]
-    return _normalize([prefix, *(_WILDCARDS.get(s, s) for s in parts)])
+    return _normalize([prefix, *(_WILDCARDS.get(s, _ONE if "*" in s else s) for s in parts)])
 
 
 def check_rule_pattern(pattern: str) -> None:
