@@ -80,3 +80,56 @@ def test_router_finds_literal_then_patterns_by_kind() -> None:
     assert router.find("thingy", subscribe=False) == (star, {})
     assert router.find("thingy", subscribe=True) == (on_subscribe, {})
     assert router.find("thing/y", subscribe=False) is None
+
+
+def test_routes_as_data_and_groups_under_a_prefix() -> None:
+    """``StompApp(routes=...)``, ``Router(prefix=..., reply=...)`` and ``include_router``
+    do what the decorators do; a handler's own decorator overrides its group's reply."""
+    from stompbox.app import ExceptionRoute, MessageRoute, Reply, Router, StompApp, send_to
+    from stompbox.app.testing import TestClient
+
+    from ..support import run
+
+    def fail(payload: str) -> None:
+        raise KeyError(payload)
+
+    def on_key_error(exc: KeyError) -> str:
+        return f"no {exc.args[0]}"
+
+    @send_to("/topic/special")
+    def special(payload: str) -> str:
+        return payload
+
+    orders = Router(prefix="/orders", reply=Reply(("/topic/orders",)))
+    orders.add(MessageRoute("/new", lambda payload: f"new {payload}"))
+    orders.add(MessageRoute("/special", special))
+
+    @orders.message("/{order_id}/cancel")
+    def cancel(order_id: int) -> str:
+        return f"cancelled {order_id}"
+
+    app = StompApp(
+        routes=[
+            MessageRoute("/fail", fail),
+            ExceptionRoute(on_key_error, (KeyError,), reply=Reply(("/topic/errors",))),
+        ]
+    )
+    app.include_router(orders, prefix="/shop")
+
+    async def main() -> None:
+        async with (
+            TestClient(app) as client,
+            client.subscribe("/topic/orders") as out,
+            client.subscribe("/topic/special") as special_out,
+            client.subscribe("/topic/errors") as errors,
+        ):
+            await client.send("/app/shop/orders/new", "book", receipt=True)
+            assert (await out.get(5)).text == "new book"
+            await client.send("/app/shop/orders/7/cancel", b"", receipt=True)
+            assert (await out.get(5)).text == "cancelled 7"
+            await client.send("/app/shop/orders/special", "x", receipt=True)
+            assert (await special_out.get(5)).text == "x"  # its decorator, not the group's
+            await client.send("/app/fail", "thing", receipt=True)
+            assert (await errors.get(5)).text == "no thing"
+
+    run(main())

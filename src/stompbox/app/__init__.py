@@ -13,13 +13,14 @@ from .app import (
 )
 from .conversion import ConversionError
 from .params import Header
-from .routing import MessageRoute, Pattern, Reply, Router, SubscribeRoute
+from .routing import ExceptionRoute, MessageRoute, Pattern, Reply, Router, SubscribeRoute
 from .testing import TestClient
 
 __all__ = [
     "AccessDenied",
     "ConversionError",
     "Credentials",
+    "ExceptionRoute",
     "FrameRejected",
     "Header",
     "MessageRoute",

@@ -12,7 +12,7 @@ from stompbox.protocol import Frame
 from stompbox.security.authn import Credentials
 from stompbox.server.session import ServerSession
 
-from .routing import Reply
+from .routing import Reply, add_reply, replies_of
 
 __all__ = [
     "Credentials",
@@ -54,7 +54,7 @@ def send_to(*destinations: str) -> Callable[[F], F]:
     with :func:`send_to_user` on the same handler, both deliver."""
 
     def mark(handler: F) -> F:
-        _add_reply(handler, Reply(destinations))
+        add_reply(handler, Reply(destinations))
         return handler
 
     return mark
@@ -65,18 +65,7 @@ def send_to_user(*destinations: str, broadcast: bool = True) -> Callable[[F], F]
     ``broadcast=False`` only the session that sent the message."""
 
     def mark(handler: F) -> F:
-        _add_reply(handler, Reply(destinations, to_user=True, broadcast=broadcast))
+        add_reply(handler, Reply(destinations, to_user=True, broadcast=broadcast))
         return handler
 
     return mark
-
-
-def replies_of(handler: Callable[..., Any]) -> tuple[Reply, ...]:
-    """The replies ``@send_to`` and ``@send_to_user`` put on ``handler``, in the order
-    they are written."""
-    return tuple(getattr(handler, "__stompbox_replies__", ()))
-
-
-def _add_reply(handler: Callable[..., Any], reply: Reply) -> None:
-    # decorators apply bottom-up: prepend, so that the replies read top-down
-    handler.__stompbox_replies__ = (reply, *replies_of(handler))  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ from .dispatch import Dispatcher
 from .hooks import EVENTS, Hooks, Interceptor
 from .identity import Identify
 from .replies import ReplyRouter
-from .routing import MessageRoute, Router, SubscribeRoute
+from .routing import ExceptionRoute, MessageRoute, Router
 from .template import Template
 from .users import UserDestinations
 
@@ -70,6 +70,7 @@ class StompApp:
         relay: str | None = None,
         strict_errors: bool = False,
         error_destination: str = "/queue/errors",
+        routes: Iterable[MessageRoute | ExceptionRoute] = (),
     ) -> None:
         self.app_prefixes = tuple(p.rstrip("/") for p in app_prefixes)
         if isinstance(broker_prefixes, Mapping):
@@ -94,7 +95,8 @@ class StompApp:
         self.registry = SessionRegistry(self.broker, self.config, self)
         """Where this app's sessions are opened, whatever the transport (TCP, WebSocket,
         ASGI, TestClient): one connection limit for all of them."""
-        self.router = Router(separator=separator)
+        self.router = Router(routes, separator=separator)
+        """The routes: added by the decorators, by ``routes=``, or by :meth:`include_router`."""
         self.template = Template(self.broker, parse_url(relay) if relay is not None else None)
         self.hooks = Hooks()
         self._identify = Identify(self.hooks, authenticate, require_auth)
@@ -121,38 +123,26 @@ class StompApp:
     def relay_url(self, url: BrokerURL | None) -> None:
         self.template.relay_url = url
 
-    # -- registration ------------------------------------------------------------------
+    # -- registration: sugar over routes (see :class:`Router`) -------------------------
 
     def message(self, pattern: str, *, roles: Iterable[str] = ()) -> Callable[[F], F]:
         """``@app.message("/chat/{room}")``: handle SENDs to ``/app/chat/<room>``; with
         ``roles``, only from a principal that has one of them."""
-        return self._register(MessageRoute, pattern, roles)
+        return self.router.message(pattern, roles=roles)
 
     def subscribe(self, pattern: str, *, roles: Iterable[str] = ()) -> Callable[[F], F]:
         """``@app.subscribe("/rooms")``: answer a SUBSCRIBE to ``/app/rooms`` once, directly."""
-        return self._register(SubscribeRoute, pattern, roles)
-
-    def _register(
-        self, kind: type[MessageRoute], pattern: str, roles: Iterable[str]
-    ) -> Callable[[F], F]:
-        def register(handler: F) -> F:
-            self.router.add(kind(pattern, handler, roles=frozenset(roles)))
-            return handler
-
-        return register
+        return self.router.subscribe(pattern, roles=roles)
 
     def exception_handler(self, *types: type[BaseException]) -> Callable[[F], F]:
         """Handle exceptions of these types raised by handlers (or payload conversion);
         the return value is routed like a handler's (``send_to_user`` works)."""
+        return self.router.exception_handler(*types)
 
-        def register(handler: F) -> F:
-            route = MessageRoute("**", handler)
-            route.bind(self.router.separator)
-            for kind in types or (Exception,):
-                self.dispatcher.exception_handlers.append((kind, route))
-            return handler
-
-        return register
+    def include_router(self, router: Router, prefix: str = "") -> None:
+        """Add a group of routes (``Router(prefix="/orders", reply=..., routes=[...])``),
+        under ``prefix`` too."""
+        self.router.include(router, prefix)
 
     def on(self, event: str) -> Callable[[F], F]:
         """``@app.on("connected")``: call ``fn(event: SessionEvent)`` (sync or async)."""

@@ -64,7 +64,6 @@ class Dispatcher:
         self.template = template
         self.hooks = hooks
         self.app_prefixes = app_prefixes
-        self.exception_handlers: list[tuple[type[BaseException], MessageRoute]] = []
         self.strict_errors = False
         """An application error closes the session with an ERROR instead of a report."""
         self.error_destination = "/queue/errors"
@@ -205,18 +204,18 @@ class Dispatcher:
     async def _handle_exception(
         self, exc: Exception, ctx: Context, session: ServerSession, frame: Frame
     ) -> bool:
-        for kind, route in self.exception_handlers:
-            if isinstance(exc, kind):
-                ctx.exception = exc
-                try:
-                    result = await invoke(route.signature, ctx)
-                    self.replies.route(route, result, ctx, session, None)
-                except Exception as inner:
-                    log.exception("exception handler failed")
-                    detail = f"{type(inner).__name__}: {inner}"
-                    self._report(session, frame, ctx.destination, "application error", detail)
-                    return False
-                return True
+        route = self.router.exception_route(exc)
+        if route is not None:
+            ctx.exception = exc
+            try:
+                result = await invoke(route.signature, ctx)
+                self.replies.route(route, result, ctx, session, None)
+            except Exception as inner:
+                log.exception("exception handler failed")
+                detail = f"{type(inner).__name__}: {inner}"
+                self._report(session, frame, ctx.destination, "application error", detail)
+                return False
+            return True
         if isinstance(exc, ConversionError):
             message, detail = "invalid payload", f"{ctx.destination}: {exc}"
         elif isinstance(exc, BrokerError):
