@@ -82,13 +82,13 @@ def test_router_finds_literal_then_patterns_by_kind() -> None:
     assert router.find("thing/y", subscribe=False) is None
 
 
-def test_routes_as_data_and_groups_under_a_prefix() -> None:
+def test_routes_as_data_and_groups_under_a_prefix(transport: str) -> None:
     """``StompApp(routes=...)``, ``Router(prefix=..., reply=...)`` and ``include_router``
     do what the decorators do; a handler's own decorator overrides its group's reply."""
     from stompbox.app import ExceptionRoute, MessageRoute, Reply, Router, StompApp, send_to
-    from stompbox.app.testing import TestClient
 
     from ..support import run
+    from .helpers import serving
 
     def fail(payload: str) -> None:
         raise KeyError(payload)
@@ -118,7 +118,8 @@ def test_routes_as_data_and_groups_under_a_prefix() -> None:
 
     async def main() -> None:
         async with (
-            TestClient(app) as client,
+            serving(app, transport) as connect,
+            connect() as client,
             client.subscribe("/topic/orders") as out,
             client.subscribe("/topic/special") as special_out,
             client.subscribe("/topic/errors") as errors,
