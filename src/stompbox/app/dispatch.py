@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stompbox.broker import Broker, BrokerError
-from stompbox.broker.message import OWNED_HEADERS, check_user_id
+from stompbox.broker.message import vouched_headers
 from stompbox.protocol import Frame
 from stompbox.server.session import ServerSession
 
@@ -264,8 +264,5 @@ def _vouched(session: ServerSession, frame: Frame) -> Frame:
     a ``user-id`` naming someone else is refused, the sender's own stamped, and the rest
     of those (``message-id``, ``session``...) dropped."""
     identity = session.identity
-    check_user_id(frame.headers, identity.name if identity else None)
-    headers = [h for h in frame.headers if h[0] not in OWNED_HEADERS]
-    if identity is not None:
-        headers.append(("user-id", identity.name))
+    headers = vouched_headers(frame.headers, identity.name if identity else None)
     return Frame(frame.command, tuple(headers), frame.body)

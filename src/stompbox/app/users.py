@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stompbox.broker import Broker, BrokerError
-from stompbox.broker.message import check_user_id, sender_headers
+from stompbox.broker.message import BROKER_HEADERS, vouched_headers
 from stompbox.protocol import Frame
 from stompbox.server.session import ServerSession
 
@@ -135,11 +135,9 @@ class UserDestinations:
                 "invalid user destination",
                 f"{destination}: send to {self.prefix}/<user>/queue/<name>",
             )
-        check_user_id(frame.headers, session.identity.name if session.identity else None)
-        headers = dict(reversed(sender_headers(frame.headers)))  # first of a repeat wins
-        if session.identity is not None:
-            headers["user-id"] = session.identity.name
-        self.send(user, "/" + target, frame.body, headers)
+        identity = session.identity
+        own = vouched_headers(frame.headers, identity.name if identity else None, BROKER_HEADERS)
+        self.send(user, "/" + target, frame.body, dict(reversed(own)))  # first of a repeat wins
         session.send_receipt(frame)
 
     def _resolve(self, session: ServerSession, destination: str) -> str:

@@ -9,7 +9,13 @@ from stompbox.protocol.message import OutgoingMessage
 
 from .errors import BrokerError
 
-__all__ = ["BROKER_HEADERS", "OWNED_HEADERS", "Message", "check_user_id", "sender_headers"]
+__all__ = [
+    "BROKER_HEADERS",
+    "OWNED_HEADERS",
+    "Message",
+    "check_user_id",
+    "vouched_headers",
+]
 
 OWNED_HEADERS: Final = frozenset(
     {
@@ -31,9 +37,18 @@ BROKER_HEADERS: Final = OWNED_HEADERS | {"destination", "receipt", "transaction"
 """The owned headers, and those that say what to do with a SEND: none is forwarded."""
 
 
-def sender_headers(headers: Headers) -> tuple[tuple[str, str], ...]:
-    """The headers of a SEND that are the sender's own, to forward with its message."""
-    return tuple(header for header in headers if header[0] not in BROKER_HEADERS)
+def vouched_headers(
+    headers: Headers, user: str | None, drop: frozenset[str] = OWNED_HEADERS
+) -> list[tuple[str, str]]:
+    """A SEND's headers with only what the broker vouches for among those it owns: a
+    ``user-id`` naming someone else is refused, the headers in ``drop`` are left out,
+    and the sender's verified name is stamped as ``user-id``. The broker's own SEND path
+    does the same inline, in its one pass over the headers."""
+    check_user_id(headers, user)
+    kept = [header for header in headers if header[0] not in drop]
+    if user is not None:
+        kept.append(("user-id", user))
+    return kept
 
 
 def check_user_id(headers: Headers, user: str | None) -> None:

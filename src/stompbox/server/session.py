@@ -21,6 +21,7 @@ from stompbox.protocol import (
     RemoteProtocolError,
     ServerConnection,
 )
+from stompbox.security.acl import AccessControl
 from stompbox.security.authn import Credentials
 from stompbox.security.principal import Principal
 
@@ -143,14 +144,16 @@ class ServerSession:
         peer: str,
         *,
         output: OutputScheduler,
+        gate: Gatekeeper,
         app: Application | None = None,
         handshake: Mapping[str, Any] | None = None,
         on_lost: Callable[[ServerSession], None] | None = None,
         client_cert: Mapping[str, Any] | None = None,
-        gate: Gatekeeper | None = None,
     ) -> None:
         self.app = app
-        self.gate = gate or Gatekeeper(config)
+        self.gate = gate
+        """Authentication, access rules and per-address bounds: the registry's, shared by
+        every session (it holds the users file, keys and the password threads)."""
         self.handshake = handshake
         """The ASGI scope of a WebSocket handshake (headers, cookies, query), if any."""
         self.client_cert = client_cert
@@ -239,7 +242,7 @@ class ServerSession:
                 frame = event
                 command = frame.command
                 if acl is not None and (command == "SEND" or command == "SUBSCRIBE"):
-                    self._authorize(frame, command)
+                    self._authorize(acl, frame, command)
                 if app is not None and self.session is not None:
                     routed = app.inbound(self, frame)
                     if routed is None:
@@ -267,10 +270,8 @@ class ServerSession:
             self.error("internal error", f"{type(exc).__name__}: {exc}", frame=frame)
         self._schedule()
 
-    def _authorize(self, frame: Frame, command: str) -> None:
+    def _authorize(self, acl: AccessControl, frame: Frame, command: str) -> None:
         """Refuse a SEND or SUBSCRIBE the access rules do not allow."""
-        acl = self.gate.policy.acl
-        assert acl is not None
         destination = frame.get("destination") or ""
         action = "send" if command == "SEND" else "subscribe"
         if not acl.allows(self.identity, action, destination):
@@ -515,18 +516,15 @@ class ServerSession:
         transport = self.transport
         if transport.is_closing():
             return
-        if not transport.can_write_eof():
-            if self._read_pauses:  # the client's answer to the close must be read
-                self._read_pauses = 0
-                transport.resume_reading()
+        self._stop_memory_timer()
+        if self._read_pauses:  # the client's answer to the close must be read
+            self._read_pauses = 0
+            transport.resume_reading()
+        if not transport.can_write_eof():  # a WebSocket: its own closing handshake
             transport.close()
             return
         transport.write_eof()
         self._lingering = True
-        self._stop_memory_timer()
-        if self._read_pauses:
-            self._read_pauses = 0
-            transport.resume_reading()
         self._heard = False
         self.loop.call_later(_QUIET, self._end_linger, self.loop.time() + _LINGER)
 
