@@ -493,6 +493,11 @@ class ServerSession:
         if not self._read_pauses & reason:
             return
         self._read_pauses &= ~reason
+        if reason & _NOT_ITS_FAULT:
+            # the server was not reading: the client's clocks (an unfinished frame,
+            # silence) start again now, not at the timer's last look while paused, which
+            # could leave a frame that was half in when reading stopped no time to end
+            self.conn.not_reading(self.loop.time())
         if not self._read_pauses and not self.transport.is_closing():
             self.transport.resume_reading()
 
