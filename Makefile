@@ -19,7 +19,8 @@ node_modules/.installed: package.json package-lock.json
 serve: $(VENV)/.installed
 	$(VENV)/bin/stompbox serve
 
-## test: set everything up (venv, npm packages, Chromium, RabbitMQ) and run the whole suite
+## test: set everything up (venv, npm packages, Chromium, RabbitMQ, ActiveMQ) and run
+##       the whole suite
 test: $(VENV)/.installed node_modules/.installed services
 	PATH="$(abspath $(VENV))/bin:$$PATH" scripts/check
 
@@ -27,8 +28,10 @@ test: $(VENV)/.installed node_modules/.installed services
 services:
 	scripts/browser.sh
 	scripts/rabbitmq.sh start
+	scripts/activemq.sh start
 
-## check: ruff, mypy and pytest only (tests needing RabbitMQ or Chromium skip without them)
+## check: ruff, mypy and pytest only (tests needing RabbitMQ, ActiveMQ or Chromium skip
+##        without them)
 check: $(VENV)/.installed
 	PATH="$(abspath $(VENV))/bin:$$PATH" scripts/check
 

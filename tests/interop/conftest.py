@@ -7,6 +7,7 @@ import pytest
 
 RABBITMQ_URL = "stomp://guest:guest@127.0.0.1:61623/"  # scripts/rabbitmq.sh's ports
 RABBITMQ_WS_URL = "ws://guest:guest@127.0.0.1:15684/ws"
+ACTIVEMQ_URL = "stomp://guest:guest@127.0.0.1:61633/"  # scripts/activemq.sh's port
 
 
 def _listening(port: int) -> bool:
@@ -29,3 +30,20 @@ def rabbitmq() -> str:
             pytest.fail(message + " (.ci/run does this under CI)")
         pytest.skip(message)
     return RABBITMQ_URL
+
+
+@pytest.fixture(scope="session")
+def activemq() -> str:
+    """ActiveMQ's STOMP URL; these tests must run under CI, and skip elsewhere without it.
+
+    It accepts any login (no authentication plugin), guest/guest included.
+    """
+    if not _listening(61633):
+        message = (
+            "ActiveMQ is not running with STOMP on 127.0.0.1:61633; "
+            "start it with `scripts/activemq.sh start`"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (.ci/run does this under CI)")
+        pytest.skip(message)
+    return ACTIVEMQ_URL
