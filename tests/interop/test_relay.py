@@ -9,6 +9,7 @@ import pytest
 
 import stompbox
 from stompbox.app import StompApp, TestClient, send_to
+from stompbox.relay import RelaySettings
 
 from ..support import run
 
@@ -83,13 +84,18 @@ def test_broker_errors_reach_the_client(rabbitmq: str) -> None:
     run(main())
 
 
-def test_unreachable_relay_ends_the_session() -> None:
-    app = StompApp(relay="stomp://guest:guest@127.0.0.1:1/")
+def test_a_broker_never_reached_refuses_sends_in_error_mode() -> None:
+    settings = RelaySettings.from_url(
+        "stomp://guest:guest@127.0.0.1:1/", outage="error", reconnect_interval=0.2
+    )
+    app = StompApp(relay=settings)
 
     async def main() -> None:
         async with TestClient(app) as client:
-            await asyncio.sleep(0.2)
-            with pytest.raises(stompbox.StompError):
+            assert app.relay is not None
+            while not app.relay.system.away:  # the first attempt failed
+                await asyncio.sleep(0.02)
+            with pytest.raises(stompbox.BrokerErrorFrame, match=r"127\.0\.0\.1:1"):
                 await client.send("/topic/x", "nowhere", receipt=True)
 
     run(main())

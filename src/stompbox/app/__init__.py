@@ -4,6 +4,7 @@ user destinations, a messaging template, events and interceptors, over the embed
 
 from .app import (
     AccessDenied,
+    BrokerAvailability,
     Credentials,
     FrameRejected,
     SessionEvent,
@@ -18,6 +19,7 @@ from .testing import TestClient
 
 __all__ = [
     "AccessDenied",
+    "BrokerAvailability",
     "ConversionError",
     "Credentials",
     "ExceptionRoute",

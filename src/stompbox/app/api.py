@@ -49,6 +49,16 @@ class SessionEvent:
         return identity.name if identity is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerAvailability:
+    """``broker_available`` / ``broker_unavailable``: the relayed broker came back or went
+    away (Spring's ``BrokerAvailabilityEvent``)."""
+
+    available: bool
+    detail: str
+    """The broker reached (``stomp://host:port``), or why it went away."""
+
+
 def send_to(*destinations: str) -> Callable[[F], F]:
     """Send the handler's return value to these broker destinations (``{var}`` allowed);
     with :func:`send_to_user` on the same handler, both deliver."""

@@ -13,24 +13,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from stompbox.broker import Broker, DestinationKind
-from stompbox.net import BrokerURL, parse_url
+from stompbox.broker import Broker, BrokerError, DestinationKind
 from stompbox.protocol import Frame
+from stompbox.relay import RelayPeer, RelaySettings, RelaySettingsError, RelayUnavailable
 from stompbox.security.acl import AccessRule
 from stompbox.server.asgi import StompASGI
-from stompbox.server.config import ServerConfig
+from stompbox.server.config import ConfigError, ServerConfig
 from stompbox.server.registry import SessionRegistry
 from stompbox.server.run import start_server
 from stompbox.server.session import AccessDenied, ServerSession
 from stompbox.server.tcp import TcpServer
 
-from .api import Credentials, FrameRejected, SessionEvent, send_to, send_to_user
+from .api import (
+    BrokerAvailability,
+    Credentials,
+    FrameRejected,
+    SessionEvent,
+    send_to,
+    send_to_user,
+)
 from .dispatch import Dispatcher
 from .hooks import EVENTS, Hooks, Interceptor
 from .identity import Identify
+from .relaying import Relaying
 from .replies import ReplyRouter
 from .routing import ExceptionRoute, MessageRoute, Router
 from .template import Template
@@ -41,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessDenied",
+    "BrokerAvailability",
     "Credentials",
     "FrameRejected",
     "SessionEvent",
@@ -67,7 +77,7 @@ class StompApp:
         require_auth: bool = False,
         trust_login: bool = False,
         acl: Iterable[AccessRule] | None = None,
-        relay: str | None = None,
+        relay: str | RelaySettings | None = None,
         strict_errors: bool = False,
         error_destination: str = "/queue/errors",
         routes: Iterable[MessageRoute | ExceptionRoute] = (),
@@ -97,8 +107,9 @@ class StompApp:
         ASGI, TestClient): one connection limit for all of them."""
         self.router = Router(routes, separator=separator)
         """The routes: added by the decorators, by ``routes=``, or by :meth:`include_router`."""
-        self.template = Template(self.broker, parse_url(relay) if relay is not None else None)
+        self.template = Template(self.broker)
         self.hooks = Hooks()
+        self._forwarded: dict[ServerSession, tuple[str | None, str | None]] = {}
         self._identify = Identify(self.hooks, authenticate, require_auth)
         self.user_destinations = UserDestinations(
             self.broker, self.template, user_prefix.rstrip("/"), self.broker_prefixes
@@ -110,18 +121,32 @@ class StompApp:
         )
         self.dispatcher.strict_errors = strict_errors
         self.dispatcher.error_destination = error_destination
+        if relay is None and self.config.relay is not None:
+            try:
+                relay = RelaySettings.from_dict(self.config.relay)
+            except RelaySettingsError as exc:
+                raise ConfigError(str(exc)) from None
+        if relay is not None:
+            self.use_relay(RelaySettings.from_url(relay) if isinstance(relay, str) else relay)
         self._asgi: StompASGI | None = None
         self._sockjs: SockJSEndpoint | None = None
 
     @property
-    def relay_url(self) -> BrokerURL | None:
+    def relay(self) -> Relaying | None:
         """With a relay, broker destinations live on that broker (RabbitMQ, ActiveMQ):
-        each session gets its own connection to it, and the template shares one."""
-        return self.template.relay_url
+        each session gets its own connection to it, and the application's messages go
+        through one system session, opened when the app starts."""
+        return self.template.relay
 
-    @relay_url.setter
-    def relay_url(self, url: BrokerURL | None) -> None:
-        self.template.relay_url = url
+    def use_relay(self, settings: RelaySettings) -> None:
+        """Relay broker destinations as ``settings`` say (before the app starts)."""
+        if self.template.relay is not None and self.template.relay.running:
+            raise RuntimeError("the relay cannot change while the app runs")
+        relaying = Relaying(settings, self.hooks)
+        users = self.user_destinations
+        relaying.local_users = users.local_users
+        relaying.on_broadcast = users.from_broadcast
+        self.template.relay = relaying
 
     # -- registration: sugar over routes (see :class:`Router`) -------------------------
 
@@ -182,36 +207,95 @@ class StompApp:
     async def send_to_user(
         self, user: str, destination: str, payload: Any, headers: Mapping[str, str] | None = None
     ) -> None:
-        """Send to ``/user/queue/...`` of every session of ``user`` that subscribed to it."""
+        """Send to ``/user/queue/...`` of every session of ``user`` that subscribed to it,
+        on this instance or (with a relay) any other relaying to the same broker."""
         self.user_destinations.send(user, destination, payload, headers)
 
     def users(self) -> dict[str, int]:
-        """Connected users and how many sessions each has (Spring's user registry)."""
-        return {user: len(s) for user, s in self.user_destinations.users.items()}
+        """Connected users and how many sessions each has (Spring's user registry): with
+        a relay, the other instances' too, as they last said."""
+        counts = {user: len(s) for user, s in self.user_destinations.users.items()}
+        relay = self.template.relay
+        if relay is not None and relay.running:
+            for user, count in relay.remote.counts(time.monotonic()).items():
+                counts[user] = counts.get(user, 0) + count
+        return counts
+
+    # -- running -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start what the app runs beside its sessions (the relay's system session).
+        Servers, ASGI lifespans and TestClients call it; it counts, and :meth:`stop`
+        stops on the last."""
+        if self.template.relay is not None:
+            await self.template.relay.start()
+
+    async def stop(self) -> None:
+        if self.template.relay is not None:
+            await self.template.relay.stop()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[StompApp]:
+        """``async with app.running():`` - started inside, stopped after."""
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
 
     # -- Application protocol, called by each ServerSession ----------------------------
 
     async def authenticate(
         self, session: ServerSession, frame: Frame, credentials: Credentials, verified: Any
     ) -> Any:
-        return await self._identify(session, frame, credentials, verified)
+        principal = await self._identify(session, frame, credentials, verified)
+        relay = self.template.relay
+        if relay is not None and relay.settings.forward_login:
+            self._forwarded[session] = (credentials.login, credentials.passcode)
+        return principal
 
     def connected(self, session: ServerSession) -> None:
         self.dispatcher.add(session)
         self.user_destinations.add(session)
-        self.template.open_relay(session, lambda f: self.user_destinations.shown(session, f))
+        relay = self.template.relay
+        if relay is not None:
+            relay.open(session, self._relay_peer(session), self._forwarded.pop(session, None))
         self.hooks.emit("connected", session)
+
+    def _relay_peer(self, session: ServerSession) -> RelayPeer:
+        users = self.user_destinations
+        errors = self.dispatcher.error_destination
+
+        def notify(available: bool, detail: str) -> None:
+            text = "broker available" if available else "broker unavailable"
+            users.tell(session, errors, f"{text}: {detail}", message=text)
+
+        return RelayPeer(
+            deliver=lambda frame: session.write_frame(users.shown(session, frame)),
+            fail=session.error,
+            receipt=session.send_receipt,
+            disconnected=session.end,
+            notify=notify,
+            backlogged=session.backlogged,
+        )
 
     def disconnected(self, session: ServerSession) -> None:
         self.hooks.forget(session)
-        self.template.close_relay(session, self.hooks.spawn)
+        self._forwarded.pop(session, None)
+        if self.template.relay is not None:
+            self.template.relay.close(session, self.hooks.spawn)
         if self.dispatcher.remove(session):
             self.user_destinations.remove(session)
             self.hooks.emit("disconnect", session)
 
     def inbound(self, session: ServerSession, frame: Frame) -> Frame | None:
         intercepted = self.hooks.intercept(frame, session)
-        return None if intercepted is None else self.dispatcher.inbound(session, intercepted)
+        if intercepted is None:
+            return None
+        try:
+            return self.dispatcher.inbound(session, intercepted)
+        except RelayUnavailable as exc:  # a user destination, published while it is away
+            raise BrokerError(exc.message, exc.detail) from None
 
     def outgoing(self, session: ServerSession, data: bytes) -> bytes:
         return self.hooks.outgoing(session, data)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from stompbox.broker import Broker, BrokerError
 from stompbox.broker.message import vouched_headers
 from stompbox.protocol import Frame
+from stompbox.relay import RelayUnavailable
 from stompbox.server.session import ServerSession
 
 from .conversion import ConversionError
@@ -22,7 +24,7 @@ from .params import Context, Signature
 from .replies import ReplyRouter
 from .routing import MessageRoute, Router
 from .template import Template
-from .users import UserDestinations, strip_prefix
+from .users import UserDestinations, private_owner, strip_prefix
 
 __all__ = ["Dispatcher"]
 
@@ -90,12 +92,10 @@ class Dispatcher:
         if jobs is None:
             return frame
         command = frame.command
-        relay = self.template.relay_of(session)
+        relaying = self.template.relay
+        relay = relaying.client(session) if relaying is not None else None
         if relay is not None and command in ("SEND", "SUBSCRIBE"):
-            # the external broker does not know which destinations are private
-            owner = self.broker.owner(frame.get("destination") or "")
-            if owner is not None and owner is not session.session:
-                raise BrokerError("access denied", f"{command} to that destination is not allowed")
+            self._check_relayed(session, command, frame.get("destination") or "")
         if command == "SEND":
             if self._send(session, jobs, frame):
                 return None
@@ -120,10 +120,28 @@ class Dispatcher:
                 session.send_receipt(frame)
                 return None
             self.users.unsubscribe(session, sub_id)
-        if relay is not None and command in _RELAYED:
-            relay.send(frame)  # the external broker answers, receipts included
-            return None
+        if relay is not None and (command in _RELAYED or command == "DISCONNECT"):
+            try:  # the external broker answers, receipts included
+                return None if relay.send(frame) else frame
+            except RelayUnavailable as exc:
+                raise BrokerError(exc.message, exc.detail) from None
         return frame
+
+    def _check_relayed(self, session: ServerSession, command: str, destination: str) -> None:
+        """What the external broker cannot refuse itself: another session's private user
+        destinations (here or on another instance) and the instances' own topics."""
+        owner = self.broker.owner(destination)
+        sid = private_owner(destination)
+        own = session.session.id if session.session is not None else None
+        relaying = self.template.relay
+        assert relaying is not None
+        internal = (relaying.settings.user_registry, relaying.settings.user_broadcast)
+        if (
+            (owner is not None and owner is not session.session)
+            or (sid is not None and sid != own)
+            or any(_reaches(destination, name) for name in internal)
+        ):
+            raise BrokerError("access denied", f"{command} to {destination} is not allowed")
 
     def _send(self, session: ServerSession, jobs: _Jobs, frame: Frame) -> bool:
         """Handle a SEND to a handler or a user destination; False if it is the broker's."""
@@ -218,7 +236,7 @@ class Dispatcher:
             return True
         if isinstance(exc, ConversionError):
             message, detail = "invalid payload", f"{ctx.destination}: {exc}"
-        elif isinstance(exc, BrokerError):
+        elif isinstance(exc, (BrokerError, RelayUnavailable)):
             message, detail = exc.message, exc.detail
         else:
             log.exception("handler for %s failed", ctx.destination)
@@ -242,7 +260,28 @@ class Dispatcher:
         receipt = frame.get("receipt")
         if receipt is not None:
             headers["receipt-id"] = receipt
-        self.users.send_to_own(session, self.error_destination, detail, headers, broadcast=False)
+        try:
+            self.users.send_to_own(
+                session, self.error_destination, detail, headers, broadcast=False
+            )
+        except RelayUnavailable:  # the report cannot reach the relayed broker either
+            session.error(message, detail, frame=frame)
+
+
+def _reaches(destination: str, name: str) -> bool:
+    """Whether a SUBSCRIBE to ``destination`` could hear ``name``: it is ``name``, or a
+    wildcard over the same prefix that matches it (RabbitMQ's ``*`` and ``#``,
+    ActiveMQ's ``*`` and ``>``, over ``.``-separated words)."""
+    if destination == name:
+        return True
+    prefix, _, words = destination.rpartition("/")
+    name_prefix, _, key = name.rpartition("/")
+    if prefix != name_prefix or not any(c in words for c in "*#>"):
+        return False
+    parts = [
+        "[^.]+" if w == "*" else ".*" if w in ("#", ">") else re.escape(w) for w in words.split(".")
+    ]
+    return re.fullmatch(r"\.".join(parts), key) is not None
 
 
 async def _work(jobs: _Jobs) -> None:

@@ -18,7 +18,17 @@ __all__ = ["EVENTS", "Hooks", "Interceptor"]
 
 log = logging.getLogger("stompbox.app")
 
-EVENTS = ("connect", "connected", "subscribe", "unsubscribe", "disconnect")
+EVENTS = (
+    "connect",
+    "connected",
+    "subscribe",
+    "unsubscribe",
+    "disconnect",
+    "broker_available",
+    "broker_unavailable",
+)
+"""Session events (a :class:`SessionEvent`), then the relayed broker's (a
+:class:`BrokerAvailability`)."""
 
 Interceptor = Callable[[Frame, ServerSession], Frame | None]
 
@@ -76,8 +86,11 @@ class Hooks:
         listeners = self.listeners[kind]
         if not listeners:
             return
-        event = SessionEvent(kind, session, frame)
-        for listener in listeners:
+        self.announce(kind, SessionEvent(kind, session, frame))
+
+    def announce(self, kind: str, event: Any) -> None:
+        """Call the listeners of ``kind`` with ``event``, as :meth:`emit` does."""
+        for listener in self.listeners[kind]:
             try:
                 result = listener(event)
                 if inspect.isawaitable(result):

@@ -113,8 +113,16 @@ class TestClient:
         return _ClientEnd(server, to_client)
 
     async def __aenter__(self) -> Client:
-        await self.client.open()
+        await self.app.start()
+        try:
+            await self.client.open()
+        except BaseException:
+            await self.app.stop()
+            raise
         return self.client
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.client.close()
+        try:
+            await self.client.close()
+        finally:
+            await self.app.stop()

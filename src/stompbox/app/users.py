@@ -3,14 +3,19 @@ broker destination private to each session (Spring's ``UserDestinationResolver``
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from stompbox.broker import Broker, BrokerError
 from stompbox.broker.message import BROKER_HEADERS, vouched_headers
 from stompbox.protocol import Frame
+from stompbox.relay.session import NOTICE_PREFIX
+from stompbox.relay.users import LocalUsers
 from stompbox.server.session import ServerSession
 
+from .conversion import encode_payload
 from .template import Template
 
 __all__ = ["PRIVATE_MARKER", "UserDestinations", "strip_prefix"]
@@ -18,6 +23,19 @@ __all__ = ["PRIVATE_MARKER", "UserDestinations", "strip_prefix"]
 PRIVATE_MARKER = "-user"
 """What joins a user destination to its session's id in the broker destination behind it
 (``/queue/updates-user<id>``, Spring's naming); the broker keeps such names private."""
+
+
+USER_HEADER = "stompbox-user"
+TARGET_HEADER = "stompbox-user-destination"
+"""Headers of a user message broadcast to the other instances: whose, and where."""
+_PRIVATE_NAME = re.compile(re.escape(PRIVATE_MARKER) + r"([0-9a-f]{32})$")
+_notices = itertools.count(1)
+
+
+def private_owner(destination: str) -> str | None:
+    """The session id a private user destination's broker name ends in, if it is one."""
+    found = _PRIVATE_NAME.search(destination)
+    return found.group(1) if found is not None else None
 
 
 def strip_prefix(destination: str, prefixes: tuple[str, ...]) -> str | None:
@@ -55,6 +73,23 @@ class UserDestinations:
         self._listening[session] = {}
         if session.identity is not None:
             self.users.setdefault(session.identity.name, {})[session] = None
+            self._changed(session)
+
+    def _changed(self, session: ServerSession) -> None:
+        relay = self.template.relay
+        if relay is not None and session.identity is not None:
+            relay.users_changed()
+
+    def local_users(self) -> LocalUsers:
+        """This instance's part of the registry the relayed instances share."""
+        return {
+            user: {
+                session.session.id: sorted(set(self._listening.get(session, {}).values()))
+                for session in sessions
+                if session.session is not None
+            }
+            for user, sessions in self.users.items()
+        }
 
     def remove(self, session: ServerSession) -> None:
         self._listening.pop(session, None)
@@ -64,6 +99,7 @@ class UserDestinations:
             sessions.pop(session, None)
             if not sessions:
                 del self.users[user]
+            self._changed(session)
 
     def subscribe(self, session: ServerSession, sub_id: str, destination: str) -> str | None:
         """For a SUBSCRIBE to a user destination, the broker destination to subscribe to
@@ -79,10 +115,29 @@ class UserDestinations:
                 f"as {self.prefix}/queue/updates",
             )
         self._listening.setdefault(session, {})[sub_id] = target
+        self._changed(session)
         return self._resolve(session, target)
 
     def unsubscribe(self, session: ServerSession, sub_id: str) -> None:
-        self._listening.get(session, {}).pop(sub_id, None)
+        if self._listening.get(session, {}).pop(sub_id, None) is not None:
+            self._changed(session)
+
+    def tell(self, session: ServerSession, destination: str, text: str, **headers: str) -> None:
+        """A notice from stompbox itself (the relayed broker went or came back) to the
+        session's subscriptions to ``destination`` (``/queue/errors``), written directly:
+        it must not need the broker it is about."""
+        for sub_id, target in self._listening.get(session, {}).items():
+            if target == destination:
+                notice = f"{NOTICE_PREFIX}{next(_notices)}"
+                out = [
+                    ("destination", self.prefix + target),
+                    ("subscription", sub_id),
+                    ("message-id", notice),
+                    ("ack", notice),
+                    ("content-type", "text/plain;charset=utf-8"),
+                    *headers.items(),
+                ]
+                session.write_frame(Frame("MESSAGE", tuple(out), text.encode()))
 
     def shown(self, session: ServerSession, frame: Frame) -> Frame:
         """A MESSAGE from a relayed broker, with the user destination it was subscribed
@@ -108,6 +163,30 @@ class UserDestinations:
             listening = self._listening.get(session)
             if listening is not None and destination in listening.values():
                 self.template.publish(self._resolve(session, destination), payload, headers)
+        relay = self.template.relay
+        if relay is None or only is not None or not user:
+            return
+        # the user's sessions on the other instances relaying to the same broker
+        for sid in relay.remote_sessions(user, destination):
+            self.template.publish(f"{destination}{PRIVATE_MARKER}{sid}", payload, headers)
+        if not sessions and not relay.known_elsewhere(user):
+            body, content_type = encode_payload(payload)
+            out = [(USER_HEADER, user), (TARGET_HEADER, destination)]
+            if content_type:
+                out.append(("content-type", content_type))
+            out.extend((headers or {}).items())
+            relay.broadcast(Frame("SEND", tuple(out), body))
+
+    def from_broadcast(self, frame: Frame) -> None:
+        """A user message another instance broadcast: to the user's sessions here."""
+        user, destination = frame.get(USER_HEADER), frame.get(TARGET_HEADER)
+        if not user or not destination:
+            return
+        drop = BROKER_HEADERS | {USER_HEADER, TARGET_HEADER, "stompbox-origin"}
+        kept = [h for h in frame.headers if h[0] not in drop]
+        for session in tuple(self.users.get(user, ())):
+            if destination in self._listening.get(session, {}).values():
+                self.template.publish(self._resolve(session, destination), frame.body, dict(kept))
 
     def send_to_own(
         self,

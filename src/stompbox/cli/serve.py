@@ -50,13 +50,25 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     app = None
     broker = None
-    if args.relay is not None and args.app is None:
+    relay = None
+    if args.relay is not None:
+        from stompbox.relay import RelaySettings, RelaySettingsError
+
+        try:
+            if config.relay is not None:  # the file's [relay], with --relay's brokers
+                relay = RelaySettings.from_dict({**config.relay, "brokers": args.relay})
+            else:
+                relay = RelaySettings.from_url(args.relay)
+        except (RelaySettingsError, ValueError) as exc:
+            print(f"stompbox serve: --relay: {exc}", file=sys.stderr)
+            return 2
+    if (relay is not None or config.relay is not None) and args.app is None:
         from stompbox.app import StompApp
 
         try:
-            app = StompApp(config=config, relay=args.relay)
-        except ValueError as exc:
-            print(f"stompbox serve: --relay: {exc}", file=sys.stderr)
+            app = StompApp(config=config, relay=relay)
+        except (ConfigError, ValueError) as exc:
+            print(f"stompbox serve: {exc}", file=sys.stderr)
             return 2
         except StoreError as exc:
             print(f"stompbox serve: {exc}", file=sys.stderr)
@@ -81,10 +93,8 @@ def _serve(args: argparse.Namespace) -> int:
                 print(f"stompbox serve: {exc}", file=sys.stderr)
                 return 2
             app.registry.gate = Gatekeeper(app.config)
-        if args.relay is not None:
-            from stompbox.net import parse_url
-
-            app.relay_url = parse_url(args.relay)
+        if relay is not None:
+            app.use_relay(relay)
         config, broker = app.config, app.broker
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
@@ -211,10 +221,11 @@ def add_serve_command(commands: Any) -> None:
     )
     serve.add_argument(
         "--relay",
-        metavar="URL",
+        metavar="URL[,URL...]",
         help=(
-            "keep topics and queues on this external broker (stomp://user:pass@host:61613/), "
-            "so that several stompbox processes share them"
+            "keep topics and queues on this external broker (stomp://user:pass@host:61613/; "
+            "several, comma-separated, for failover), so that several stompbox processes "
+            "share them; the config file's [relay] says the rest (docs/scaling.md)"
         ),
     )
     serve.add_argument(

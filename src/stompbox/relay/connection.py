@@ -1,10 +1,12 @@
 """One STOMP connection to an external broker, relaying frames both ways.
 
-Frames handed to :meth:`RelayConnection.send` before the connection is up wait in order
-and go out once the broker has answered CONNECTED; what the broker sends comes back
-through ``on_frame``. The stream is the client's (:func:`~stompbox.client.transport.open_stream`,
-so ``stomp``, ``stomps``, ``ws`` and ``wss`` all work) and the protocol is the same sans-IO
-:class:`ClientConnection` the client drives; this module only pumps bytes between them.
+:meth:`RelayConnection.start` tries each broker of the settings once (failover order),
+with CONNECT's login, virtual host and heart-beats; ``on_connected`` says which one
+answered, ``on_frame`` gets what it sends, ``on_lost`` says why it ended (or why none
+answered). Reconnecting is the owner's business (:mod:`.system`, :mod:`.session`): a
+connection is made once. The stream is the client's (:func:`open_stream`: ``stomp``,
+``stomps``, ``ws``, ``wss``) and the protocol the same sans-IO :class:`ClientConnection`
+the client drives; this module only pumps bytes and keeps the heart-beat clock.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ from stompbox.client.transport import Stream, open_stream
 from stompbox.net import BrokerURL
 from stompbox.protocol import ClientConnection, ConnectionClosed, Frame, ProtocolError
 
+from .settings import Addresses, RelaySettings
+
 __all__ = ["RelayConnection"]
 
 log = logging.getLogger("stompbox.relay")
 
 KEEPALIVE_IDLE = 60
-"""Seconds of silence before TCP probes the broker: relay connections negotiate no
-heart-beats, so this is how a dead broker is found."""
-
+"""Seconds of silence before TCP probes the broker, for connections without heart-beats."""
 MAX_FRAME_SIZE = 1 << 26
+CONNECT_TIMEOUT = 10.0
+"""Seconds for one broker to accept the connection and answer CONNECT."""
+BACKLOG_POLL = 0.005
+"""Seconds between looks at a backlogged client's output."""
 CLOSE_TIMEOUT = 5.0
 """How long :meth:`RelayConnection.close` waits for the DISCONNECT to be written."""
 
@@ -36,83 +42,155 @@ class RelayConnection:
 
     def __init__(
         self,
-        url: BrokerURL,
-        version: str | None,
+        settings: RelaySettings,
+        addresses: Addresses,
+        *,
         on_frame: Callable[[Frame], None],
+        on_connected: Callable[[BrokerURL], None],
         on_lost: Callable[[str], None],
+        client: bool = False,
+        version: str | None = None,
+        login: tuple[str | None, str | None] | None = None,
+        backlogged: Callable[[], bool] | None = None,
     ) -> None:
-        self.url = url
-        self.conn = ClientConnection(versions=(version,) if version else ("1.0", "1.1", "1.2"))
+        self.settings = settings
+        self.addresses = addresses
+        self.client = client
+        self.versions = (version,) if version else ("1.0", "1.1", "1.2")
+        self.heartbeat = settings.client_heartbeat if client else settings.heartbeat
+        self.login = login
+        """A client's own (login, passcode), relayed instead of the configured ones."""
+        self.backlogged = backlogged
+        """While true, nothing more is read from the broker (a slow client's relay)."""
+        self.url: BrokerURL | None = None
+        """The broker that answered CONNECTED."""
+        self.conn: ClientConnection | None = None
         self._on_frame = on_frame
+        self._on_connected = on_connected
         self._on_lost = on_lost
-        self._waiting: list[Frame] = []
-        self._connected = False  # CONNECTED arrived: frames go straight to the protocol
         self._output = asyncio.Event()  # the protocol holds bytes for the writer
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
+        self._closing = False
+
+    @property
+    def connected(self) -> bool:
+        return self.url is not None and not self._closed
 
     def start(self) -> None:
-        """Connect in the background; frames sent meanwhile wait for CONNECTED."""
+        """Connect in the background: to the first broker that answers."""
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def send(self, frame: Frame) -> None:
-        if self._closed:
-            return
-        if not self._connected:
-            self._waiting.append(frame)
-            return
-        self.conn.send(frame)
+        """Relay ``frame``; only once connected (the owner holds frames until then)."""
+        conn = self.conn
+        if self._closed or conn is None or self.url is None:
+            raise RuntimeError("relay connection is not connected")
+        conn.send(frame)
         self._output.set()
 
     async def _run(self) -> None:
-        url = self.url
+        failures = []
+        for url in self.addresses.attempt():
+            if self._closed:
+                return
+            try:
+                stream, conn = await asyncio.wait_for(self._open(url), CONNECT_TIMEOUT)
+            except TimeoutError:
+                failures.append(f"{url.host}:{url.port}: no CONNECTED within {CONNECT_TIMEOUT} s")
+            except Exception as exc:  # OSError, TLS, websockets' handshake errors, ERROR
+                failures.append(f"{url.host}:{url.port}: {exc}")
+            else:
+                await self._pump(url, stream, conn)
+                return
+        self._lost("; ".join(failures))
+
+    async def _open(self, url: BrokerURL) -> tuple[Stream, ClientConnection]:
+        """Open the stream and have CONNECT answered; raise with the reason otherwise."""
+        stream = await open_stream(url, None, MAX_FRAME_SIZE, keepalive=KEEPALIVE_IDLE)
         try:
-            stream = await open_stream(url, None, MAX_FRAME_SIZE, keepalive=KEEPALIVE_IDLE)
-        except Exception as exc:  # OSError, TLS errors, websockets' handshake errors
-            self._lost(f"cannot reach the broker at {url.host}:{url.port}: {exc}")
-            return
-        self.conn.connect(url.vhost, login=url.login, passcode=url.passcode)
-        self._writer = writer = asyncio.create_task(self._write_loop(stream))
-        self._output.set()
+            conn = ClientConnection(versions=self.versions, heartbeat=self.heartbeat)
+            login, passcode = self.login or self.settings.credentials(url, self.client)
+            conn.connect(self.settings.vhost(url), login=login, passcode=passcode)
+            loop = asyncio.get_running_loop()
+            await stream.write(conn.data_to_send(loop.time()))
+            while conn.version is None:
+                data = await stream.read()
+                conn.receive_data(data, loop.time())
+                for event in conn.events():
+                    if isinstance(event, Frame) and event.command == "ERROR":
+                        detail = event.body.decode("utf-8", "replace").strip()
+                        message = event.get("message") or "ERROR"
+                        if detail:
+                            message += f" ({detail})"
+                        raise ConnectionError(f"broker refused CONNECT: {message}")
+                    if isinstance(event, ConnectionClosed):
+                        raise ConnectionError("the broker closed the connection during CONNECT")
+                if not data and conn.version is None:
+                    raise ConnectionError("the broker closed the connection during CONNECT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await stream.close()
+            raise
+        return stream, conn
+
+    async def _pump(self, url: BrokerURL, stream: Stream, conn: ClientConnection) -> None:
+        self.conn = conn
+        self.url = url
+        self._writer = writer = asyncio.create_task(self._write_loop(stream, conn))
+        clock = asyncio.create_task(self._clock(conn))
         try:
-            await self._read_loop(stream)
+            self._on_connected(url)
+            await self._read_loop(stream, conn)
         except (ConnectionError, OSError, ProtocolError) as exc:
-            self._lost(str(exc))
+            self._lost(str(exc) or type(exc).__name__)
         finally:
-            writer.cancel()
+            clock.cancel()
+            if not self._closing:  # close() lets the writer flush its DISCONNECT
+                writer.cancel()
             with contextlib.suppress(Exception):
                 await stream.close()
 
-    async def _read_loop(self, stream: Stream) -> None:
-        conn = self.conn
+    async def _read_loop(self, stream: Stream, conn: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
+        on_frame = self._on_frame
+        backlogged = self.backlogged
         while not self._closed:
+            while backlogged is not None and backlogged():
+                await asyncio.sleep(BACKLOG_POLL)  # TCP pushes back on the broker meanwhile
             data = await stream.read()
             conn.receive_data(data, loop.time())
             for event in conn.events():
-                if isinstance(event, ConnectionClosed):
+                if type(event) is Frame:
+                    on_frame(event)
+                elif isinstance(event, ConnectionClosed):
                     raise ConnectionError("the broker closed the connection")
-                if not isinstance(event, Frame):
-                    continue
-                if event.command == "CONNECTED":
-                    self._connected = True
-                    waiting, self._waiting = self._waiting, []
-                    for frame in waiting:
-                        self.send(frame)
-                else:
-                    self._on_frame(event)
             if not data:
                 raise ConnectionError("the broker closed the connection")
 
-    async def _write_loop(self, stream: Stream) -> None:
+    async def _clock(self, conn: ClientConnection) -> None:
+        """Heart-beats: queue ours when due, and end a connection the broker left silent."""
+        loop = asyncio.get_running_loop()
+        while True:
+            deadline = conn.next_deadline()
+            await asyncio.sleep(1.0 if deadline is None else max(0.0, deadline - loop.time()))
+            timeout = conn.tick(loop.time())
+            if timeout is not None:
+                self._lost(f"no heart-beat from the broker for {timeout.silent_for:.1f} s")
+                if self._task is not None:
+                    self._task.cancel()
+                return
+            self._output.set()
+
+    async def _write_loop(self, stream: Stream, conn: ClientConnection) -> None:
         """The one way out: whatever the protocol has queued, in order, one write a turn.
         Ends after the write that follows :meth:`close`."""
         loop = asyncio.get_running_loop()
         while True:
             await self._output.wait()
             self._output.clear()
-            data = self.conn.data_to_send(loop.time())
+            data = conn.data_to_send(loop.time())
             if data:
                 try:
                     await stream.write(data)
@@ -127,19 +205,18 @@ class RelayConnection:
     def _lost(self, reason: str) -> None:
         if not self._closed:
             self._closed = True
-            log.warning("relay to %s:%d lost: %s", self.url.host, self.url.port, reason)
             self._on_lost(reason)
 
     async def close(self) -> None:
-        """DISCONNECT if connected, then stop."""
+        """DISCONNECT if connected (and not already), then stop."""
         if self._closed:
             return
-        self._closed = True
-        writer = self._writer
-        if writer is not None and not writer.done():
-            if self._connected and not self.conn.closed:
+        self._closed = self._closing = True
+        writer, conn = self._writer, self.conn
+        if writer is not None and not writer.done() and conn is not None:
+            if not conn.closed:
                 with contextlib.suppress(ProtocolError):
-                    self.conn.send(Frame("DISCONNECT"))
+                    conn.send(Frame("DISCONNECT"))
             self._output.set()  # the writer flushes what is queued, then ends
             await asyncio.wait([writer], timeout=CLOSE_TIMEOUT)
             writer.cancel()

@@ -249,10 +249,15 @@ class StompASGI:
         elif kind == "lifespan":
             while True:
                 message = await receive()
+                app = self.registry.app
                 if message["type"] == "lifespan.startup":
+                    if app is not None:
+                        await app.start()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     self.registry.shutdown()
+                    if app is not None:
+                        await app.stop()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         else:

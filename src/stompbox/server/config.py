@@ -96,6 +96,9 @@ class ServerConfig:
     shutdown_grace: float = 5.0
     """Seconds to let connections drain on SIGINT/SIGTERM."""
     server_name: str = f"stompbox/{__version__}"
+    relay: dict[str, Any] | None = None
+    """TOML's ``[relay]`` as written, for :class:`stompbox.relay.RelaySettings` (which
+    checks it) when an application starts."""
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> ServerConfig:
@@ -123,6 +126,7 @@ class ServerConfig:
             "security",
             "users",
             "acl",
+            "relay",
         }
         if unknown:
             raise ConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}")
@@ -158,6 +162,8 @@ class ServerConfig:
             if "acl" in data:
                 security["acl"] = rules_from_toml(data["acl"], source)
             config.security = SecurityConfig(**security)
+            if "relay" in data:
+                config.relay = dict(data["relay"])
             config = replace(config, **overrides)
             config.validate()
         except (TypeError, ValueError) as exc:

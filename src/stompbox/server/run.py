@@ -44,7 +44,15 @@ async def start_server(
     if registry is None:
         registry = SessionRegistry(broker or Broker(config.broker), config, app)
     server = TcpServer(registry.broker, config, registry=registry, tls=tls)
-    await server.start()
+    app = registry.app
+    if app is not None:
+        await app.start()
+    try:
+        await server.start()
+    except BaseException:
+        if app is not None:
+            await app.stop()
+        raise
     websocket = None
     trimmer = asyncio.create_task(MemoryTrimmer(registry.broker).run())
     try:
@@ -59,6 +67,8 @@ async def start_server(
         await server.stop()
         if websocket is not None:
             await websocket.wait_closed()
+        if app is not None:
+            await app.stop()
         if owned:
             server.broker.close()
 

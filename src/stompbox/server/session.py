@@ -77,6 +77,12 @@ class Application(Protocol):
     def outgoing(self, session: ServerSession, data: bytes) -> bytes:
         """See bytes on their way to the client (outbound interceptors)."""
 
+    async def start(self) -> None:
+        """Start what runs beside the sessions (a relay's connection); counted."""
+
+    async def stop(self) -> None:
+        """Undo one :meth:`start`."""
+
 
 _OUTPUT_FULL = 1  # reasons to stop reading a client, as bits
 _QUEUE_FULL = 2
@@ -359,6 +365,19 @@ class ServerSession:
         """Send one frame to this client, in order with its deliveries."""
         if not self.conn.closed and self.session is not None and not self.session.closed:
             self.conn.send(frame)
+
+    def end(self, frame: Frame) -> None:
+        """Answer a DISCONNECT the application finished (a relayed broker's receipt came
+        back), then close after pending output."""
+        if not self.conn.closed:
+            self.conn.send_receipt(frame)
+            self._close()
+
+    def backlogged(self) -> bool:
+        """Whether this client is a full outbound buffer behind: a source that is not
+        the broker (a relay) should wait before handing it more."""
+        queued = self.conn.buffered + self.transport.get_write_buffer_size()
+        return self._writing_paused or queued > self.config.outbound_buffer
 
     def error(self, message: str, detail: str = "", *, frame: Frame | None = None) -> None:
         """Send an ERROR (echoing ``frame``'s receipt) and close."""

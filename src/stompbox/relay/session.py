@@ -1,0 +1,277 @@
+"""A client session's own connection to the relayed broker, kept through outages.
+
+Each stompbox client gets one connection to the broker (its subscriptions, acks and
+transactions are the broker's, as in Spring's relay). When that connection drops, the
+client stays connected to stompbox: its subscriptions are made again once the broker is
+back, what it sends meanwhile waits within ``outage_buffer`` (or is refused with an
+ERROR, ``outage = "error"``), and acknowledgements of messages the old connection
+delivered are answered here (the broker redelivers those messages anyway). A transaction
+the old connection held is lost with it: its COMMIT gets an ERROR, never a receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from stompbox.net import BrokerURL
+from stompbox.protocol import Frame, serialize
+
+from .connection import RelayConnection
+from .settings import Addresses
+from .system import RelayUnavailable, SystemSession
+
+__all__ = ["NOTICE_PREFIX", "ClientRelay", "RelayPeer"]
+
+log = logging.getLogger("stompbox.relay")
+
+NOTICE_PREFIX = "stompbox-notice-"
+"""Message ids of stompbox's own notices to a client (the broker went or came back):
+acknowledged here, since the broker never sent them."""
+STALE_LIMIT = 10_000
+"""Acknowledgement ids and transactions of lost connections remembered per client."""
+DISCONNECT_TIMEOUT = 5.0
+"""Seconds to wait for the broker's receipt of a client's DISCONNECT."""
+SPREAD = 1.0
+"""Clients reconnect at random within this many seconds of the broker coming back."""
+_HOLDS_IN_ERROR_MODE = frozenset({"SUBSCRIBE", "UNSUBSCRIBE"})
+
+
+@dataclass(slots=True)
+class RelayPeer:
+    """What a client relay needs of its stompbox session."""
+
+    deliver: Callable[[Frame], None]
+    """A frame from the broker for the client (MESSAGE, RECEIPT)."""
+    fail: Callable[[str, str], None]
+    """Send the client an ERROR and close it."""
+    receipt: Callable[[Frame], None]
+    """Answer ``frame``'s receipt here (the broker no longer knows what it refers to)."""
+    disconnected: Callable[[Frame], None]
+    """The broker answered the client's DISCONNECT: answer it and close."""
+    notify: Callable[[bool, str], None]
+    """The broker went away (False) or is back (True) for this client."""
+    backlogged: Callable[[], bool]
+    """The client is behind on its output: read no more from the broker until it is not."""
+
+
+class ClientRelay:
+    """One client's relay connection, remade whenever the broker comes back."""
+
+    def __init__(
+        self,
+        system: SystemSession,
+        peer: RelayPeer,
+        version: str | None,
+        login: tuple[str | None, str | None] | None = None,
+    ) -> None:
+        self.system = system
+        self.settings = system.settings
+        self.peer = peer
+        self.version = version
+        self.login = login
+        self._addresses = Addresses(self.settings)
+        self._conn: RelayConnection | None = None
+        self._active: dict[str, Frame] = {}
+        """Subscriptions the broker has (or had, on the lost connection): made again."""
+        self._auto: set[str] = set()
+        self._unacked: dict[str, None] = {}
+        self._transactions: set[str] = set()
+        self._stale_acks: dict[str, None] = {}
+        self._stale_transactions: dict[str, None] = {}
+        self._held: list[Frame] = []
+        self._held_bytes = 0
+        self._disconnect: Frame | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._told_away = False
+        self._closed = False
+        system.listeners.append(self._availability)
+        self._connect()
+
+    # -- the connection ----------------------------------------------------------------
+
+    def _connect(self) -> None:
+        if self._closed or self._conn is not None:
+            return
+        self._timer = None
+        conn = RelayConnection(
+            self.settings,
+            self._addresses,
+            on_frame=self._frame,
+            on_connected=lambda url: self._connected(conn, url),
+            on_lost=lambda reason: self._lost(conn, reason),
+            client=True,
+            version=self.version,
+            login=self.login,
+            backlogged=self.peer.backlogged,
+        )
+        self._conn = conn
+        conn.start()
+
+    def _connected(self, conn: RelayConnection, url: BrokerURL) -> None:
+        for frame in self._active.values():
+            conn.send(frame)
+        held, self._held, self._held_bytes = self._held, [], 0
+        for frame in held:
+            self._relay(conn, frame)
+        if self._told_away:
+            self._told_away = False
+            self.peer.notify(True, f"{url.scheme}://{url.host}:{url.port}")
+
+    def _lost(self, conn: RelayConnection, reason: str) -> None:
+        if self._conn is not conn:
+            return
+        self._conn = None
+        if self._closed:
+            return
+        if self._disconnect is not None:  # the broker went first: answer it here
+            self.peer.disconnected(self._disconnect)
+            return
+        _remember(self._stale_acks, self._unacked)
+        _remember(self._stale_transactions, dict.fromkeys(self._transactions))
+        self._unacked.clear()
+        self._transactions.clear()
+        if not self._told_away:
+            self._told_away = True
+            self.peer.notify(False, reason)
+        if self.system.available:  # this connection only: try again shortly
+            self._schedule(self.settings.reconnect_interval)
+
+    def _availability(self, available: bool, why: str) -> None:
+        if available and self._conn is None:
+            self._schedule(SPREAD)
+
+    def _schedule(self, within: float) -> None:
+        if self._timer is None and not self._closed:
+            delay = random.uniform(0, within)
+            self._timer = asyncio.get_running_loop().call_later(delay, self._connect)
+
+    async def close(self) -> None:
+        """The client went: DISCONNECT from the broker, and forget everything."""
+        self._closed = True
+        if self._availability in self.system.listeners:
+            self.system.listeners.remove(self._availability)
+        if self._timer is not None:
+            self._timer.cancel()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+    # -- frames from the client --------------------------------------------------------
+
+    def send(self, frame: Frame) -> bool:
+        """Relay a client frame (or hold it through an outage); False for a DISCONNECT
+        that the session should answer itself. Raises :class:`RelayUnavailable`."""
+        command = frame.command
+        if command in ("ACK", "NACK"):
+            token = frame.get("id") or frame.get("message-id") or ""
+            conn = self._conn
+            if (
+                token in self._stale_acks
+                or token.startswith(NOTICE_PREFIX)
+                or conn is None
+                or not conn.connected
+            ):
+                # delivered by a lost connection: the broker redelivers the message
+                self._stale_acks.pop(token, None)
+                self.peer.receipt(frame)
+                return True
+        transaction = frame.get("transaction")
+        if transaction is not None and transaction in self._stale_transactions:
+            raise RelayUnavailable(
+                "transaction lost",
+                f"transaction {transaction!r} was open on a relay connection that the "
+                "broker lost; nothing of it was committed",
+            )
+        conn = self._conn
+        if command == "DISCONNECT":
+            if conn is None or not conn.connected or frame.get("receipt") is None:
+                return False
+            self._disconnect = frame
+            conn.send(frame)
+            asyncio.get_running_loop().call_later(DISCONNECT_TIMEOUT, self._disconnect_late)
+            return True
+        if conn is not None and conn.connected:
+            self._relay(conn, frame)
+            return True
+        self._hold(frame)
+        return True
+
+    def _relay(self, conn: RelayConnection, frame: Frame) -> None:
+        command = frame.command
+        if command == "SUBSCRIBE":
+            sub_id = frame.get("id") or frame.get("destination") or ""
+            self._active[sub_id] = Frame(
+                "SUBSCRIBE", tuple(h for h in frame.headers if h[0] != "receipt")
+            )
+            if (frame.get("ack") or "auto") == "auto":
+                self._auto.add(sub_id)
+            else:
+                self._auto.discard(sub_id)
+        elif command == "UNSUBSCRIBE":
+            sub_id = frame.get("id") or frame.get("destination") or ""
+            self._active.pop(sub_id, None)
+            self._auto.discard(sub_id)
+        elif command in ("ACK", "NACK"):
+            self._unacked.pop(frame.get("id") or frame.get("message-id") or "", None)
+        elif command == "BEGIN":
+            self._transactions.add(frame.get("transaction") or "")
+        elif command in ("COMMIT", "ABORT"):
+            self._transactions.discard(frame.get("transaction") or "")
+        conn.send(frame)
+
+    def _hold(self, frame: Frame) -> None:
+        settings = self.settings
+        away = self.system.away  # rather than this connection still connecting
+        if away and settings.outage == "error" and frame.command not in _HOLDS_IN_ERROR_MODE:
+            raise RelayUnavailable("broker unavailable", self.system.outage_detail())
+        size = len(serialize(frame, "1.2"))
+        if self._held_bytes + size > settings.outage_buffer:
+            raise RelayUnavailable(
+                "broker unavailable",
+                f"{self.system.outage_detail()}; this connection's {settings.outage_buffer}-byte "
+                "outage buffer is full",
+            )
+        self._held.append(frame)
+        self._held_bytes += size
+
+    # -- frames from the broker --------------------------------------------------------
+
+    def _frame(self, frame: Frame) -> None:
+        command = frame.command
+        if command == "MESSAGE":
+            subscription = frame.get("subscription") or ""
+            if subscription not in self._auto:
+                token = frame.get("ack") or frame.get("message-id")
+                if token is not None:
+                    self._unacked[token] = None
+                    if len(self._unacked) > STALE_LIMIT:  # cumulative acks leave some
+                        del self._unacked[next(iter(self._unacked))]
+            self.peer.deliver(frame)
+        elif command == "RECEIPT":
+            disconnect = self._disconnect
+            if disconnect is not None and frame.get("receipt-id") == disconnect.get("receipt"):
+                self._disconnect = None
+                self.peer.disconnected(disconnect)
+            else:
+                self.peer.deliver(frame)
+        elif command == "ERROR":
+            detail = frame.body.decode("utf-8", "replace")
+            self._closed = True  # the broker ends the connection after an ERROR
+            self.peer.fail(frame.get("message") or "broker error", detail)
+
+    def _disconnect_late(self) -> None:
+        disconnect, self._disconnect = self._disconnect, None
+        if disconnect is not None and not self._closed:
+            log.warning("relay: no receipt from the broker for a DISCONNECT; answering it here")
+            self.peer.disconnected(disconnect)
+
+
+def _remember(stale: dict[str, None], keys: dict[str, None]) -> None:
+    """Add ``keys`` to ``stale``, keeping the newest :data:`STALE_LIMIT`."""
+    stale.update(keys)
+    while len(stale) > STALE_LIMIT:
+        del stale[next(iter(stale))]
