@@ -69,8 +69,9 @@ ACTIVEMQ_OPTS="-Xms64m -Xmx512m -XX:+UseSerialGC"
 ACTIVEMQ_OUT="$BASE/console.log"
 EOF
     # No authentication plugin: ActiveMQ accepts any login and passcode (guest/guest included)
-    # and applies no authorization. Messages live in memory only (persistent="false"): every
-    # start begins empty, and a stop loses what the queues held.
+    # and applies no authorization. Messages sent with persistent:true are kept in KahaDB under
+    # the instance's data directory, so they outlive a stop and start (the relay's restart
+    # tests count on it); the others live in memory only.
     # transport.hbGracePeriodMultiplier: the broker closes a connection only after 1.5 times
     # the client's promised heart-beat interval passes in silence (the default 1.0 is strict).
     cat > "$CONF/activemq.xml" <<EOF
@@ -79,8 +80,9 @@ EOF
        xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
                            http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
   <broker xmlns="http://activemq.apache.org/schema/core" brokerName="stompbox-tests"
-          useJmx="false" persistent="false" schedulerSupport="false"
+          useJmx="false" persistent="true" schedulerSupport="false"
           dataDirectory="$BASE/data" tmpDataDirectory="$BASE/data/tmp">
+    <persistenceAdapter><kahaDB directory="$BASE/data/kahadb"/></persistenceAdapter>
     <systemUsage>
       <systemUsage>
         <memoryUsage><memoryUsage limit="128 mb"/></memoryUsage>
@@ -90,7 +92,7 @@ EOF
     </systemUsage>
     <transportConnectors>
       <transportConnector name="stomp"
-          uri="stomp://127.0.0.1:$STOMP_PORT?transport.hbGracePeriodMultiplier=1.5&amp;maximumConnections=1000&amp;wireFormat.maxFrameSize=104857600"/>
+          uri="stomp://127.0.0.1:$STOMP_PORT?transport.hbGracePeriodMultiplier=1.5&amp;maximumConnections=4000&amp;wireFormat.maxFrameSize=104857600"/>
       <transportConnector name="openwire" uri="tcp://127.0.0.1:$OPENWIRE_PORT?maximumConnections=100"/>
     </transportConnectors>
   </broker>

@@ -47,3 +47,15 @@ def activemq() -> str:
             pytest.fail(message + " (.ci/run does this under CI)")
         pytest.skip(message)
     return ACTIVEMQ_URL
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+        pytest.param("activemq", marks=pytest.mark.activemq),
+    ],
+)
+def relayed(request: pytest.FixtureRequest) -> str:
+    """The STOMP URL of each real broker a relay is tested against, in turn."""
+    return str(request.getfixturevalue(request.param))

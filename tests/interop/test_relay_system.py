@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
-
 from stompbox.app import BrokerAvailability, StompApp, TestClient
 from stompbox.net import parse_url
 from stompbox.relay import RelaySettings
@@ -16,12 +14,10 @@ from stompbox.relay import RelaySettings
 from ..support import run
 from .proxy import Proxy
 
-pytestmark = pytest.mark.rabbitmq
 
-
-def test_system_session_opens_at_start_with_guest_and_heartbeats(rabbitmq: str) -> None:
+def test_system_session_opens_at_start_with_guest_and_heartbeats(relayed: str) -> None:
     async def main() -> None:
-        port = parse_url(rabbitmq).port
+        port = parse_url(relayed).port
         proxy = await Proxy(port).start()
         settings = RelaySettings.from_url(proxy.url, heartbeat=(500, 500), registry_interval=60)
         app = StompApp(relay=settings)
@@ -48,9 +44,9 @@ def test_system_session_opens_at_start_with_guest_and_heartbeats(rabbitmq: str) 
     run(main())
 
 
-def test_client_connections_have_their_own_heartbeats_and_login(rabbitmq: str) -> None:
+def test_client_connections_have_their_own_heartbeats_and_login(relayed: str) -> None:
     async def main() -> None:
-        proxy = await Proxy(parse_url(rabbitmq).port).start()
+        proxy = await Proxy(parse_url(relayed).port).start()
         settings = RelaySettings.from_url(
             proxy.url, client_heartbeat=(400, 400), heartbeat=(0, 0), registry_interval=60
         )
@@ -73,9 +69,9 @@ def test_client_connections_have_their_own_heartbeats_and_login(rabbitmq: str) -
     run(main())
 
 
-def test_disconnect_receipt_comes_from_the_broker(rabbitmq: str) -> None:
+def test_disconnect_receipt_comes_from_the_broker(relayed: str) -> None:
     async def main() -> None:
-        proxy = await Proxy(parse_url(rabbitmq).port).start()
+        proxy = await Proxy(parse_url(relayed).port).start()
         app = StompApp(relay=RelaySettings.from_url(proxy.url))
         async with TestClient(app) as client:
             await client.send(f"/queue/bye-{uuid.uuid4().hex[:8]}", "x", receipt=True)
@@ -88,11 +84,11 @@ def test_disconnect_receipt_comes_from_the_broker(rabbitmq: str) -> None:
     run(main())
 
 
-def test_failover_to_the_next_address_when_one_dies_mid_stream(rabbitmq: str) -> None:
+def test_failover_to_the_next_address_when_one_dies_mid_stream(relayed: str) -> None:
     async def main() -> None:
-        proxy = await Proxy(parse_url(rabbitmq).port).start()
+        proxy = await Proxy(parse_url(relayed).port).start()
         settings = RelaySettings.from_url(
-            f"{proxy.url},{rabbitmq}", reconnect_interval=0.3, heartbeat=(0, 0)
+            f"{proxy.url},{relayed}", reconnect_interval=0.3, heartbeat=(0, 0)
         )
         app = StompApp(relay=settings)
         events: list[bool] = []
@@ -111,7 +107,7 @@ def test_failover_to_the_next_address_when_one_dies_mid_stream(rabbitmq: str) ->
                 if app.relay.system.available and app.relay.system.url.port != proxy.port:
                     break
             assert app.relay.system.url is not None
-            assert app.relay.system.url.port == parse_url(rabbitmq).port
+            assert app.relay.system.url.port == parse_url(relayed).port
             # the client was not closed: its subscription is made again on the next broker
             await _eventually_delivered(client, sub, queue, "after")
             assert events[:3] == [True, False, True]

@@ -277,6 +277,8 @@ class StompApp:
             disconnected=session.end,
             notify=notify,
             backlogged=session.backlogged,
+            pause=session.pause_reading,
+            resume=session.resume_reading,
         )
 
     def disconnected(self, session: ServerSession) -> None:

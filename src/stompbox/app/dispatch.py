@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stompbox.broker import Broker, BrokerError
-from stompbox.broker.message import vouched_headers
+from stompbox.broker.message import OWNED_HEADERS, vouched_headers
 from stompbox.protocol import Frame
 from stompbox.relay import RelayUnavailable
+from stompbox.relay.frames import RELAYED_USER, to_broker
 from stompbox.server.session import ServerSession
 
 from .conversion import ConversionError
@@ -33,6 +34,9 @@ log = logging.getLogger("stompbox.app")
 _RELAYED = frozenset(
     {"SEND", "SUBSCRIBE", "UNSUBSCRIBE", "ACK", "NACK", "BEGIN", "COMMIT", "ABORT"}
 )
+
+RELAYED_OWNED = OWNED_HEADERS | {RELAYED_USER}
+"""What a relayed SEND may not carry of its own."""
 
 Job = Callable[[], Awaitable[None]]
 
@@ -121,6 +125,8 @@ class Dispatcher:
                 return None
             self.users.unsubscribe(session, sub_id)
         if relay is not None and (command in _RELAYED or command == "DISCONNECT"):
+            if command == "SEND":
+                frame = to_broker(_vouched(session, frame, RELAYED_OWNED))
             try:  # the external broker answers, receipts included
                 return None if relay.send(frame) else frame
             except RelayUnavailable as exc:
@@ -298,10 +304,10 @@ async def invoke(signature: Signature, ctx: Context) -> Any:
     return result
 
 
-def _vouched(session: ServerSession, frame: Frame) -> Frame:
+def _vouched(session: ServerSession, frame: Frame, drop: frozenset[str] = OWNED_HEADERS) -> Frame:
     """A SEND for a handler with only what the broker vouches for in the headers it owns:
     a ``user-id`` naming someone else is refused, the sender's own stamped, and the rest
     of those (``message-id``, ``session``...) dropped."""
     identity = session.identity
-    headers = vouched_headers(frame.headers, identity.name if identity else None)
+    headers = vouched_headers(frame.headers, identity.name if identity else None, drop)
     return Frame(frame.command, tuple(headers), frame.body)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from stompbox.protocol import Frame
 from stompbox.relay import ClientRelay, RelayPeer, RelaySettings, SystemSession
+from stompbox.relay.frames import to_broker
 from stompbox.relay.users import LocalUsers, RemoteUsers, encode_registry
 from stompbox.server.session import ServerSession
 
@@ -90,7 +91,7 @@ class Relaying:
 
     def publish(self, frame: Frame) -> None:
         """A message of the application's, through the system session."""
-        self.system.send(frame)
+        self.system.send(to_broker(frame))
 
     def open(
         self, session: ServerSession, peer: RelayPeer, login: tuple[str | None, str | None] | None

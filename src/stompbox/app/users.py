@@ -11,6 +11,7 @@ from typing import Any
 from stompbox.broker import Broker, BrokerError
 from stompbox.broker.message import BROKER_HEADERS, vouched_headers
 from stompbox.protocol import Frame
+from stompbox.relay.frames import from_broker
 from stompbox.relay.session import NOTICE_PREFIX
 from stompbox.relay.users import LocalUsers
 from stompbox.server.session import ServerSession
@@ -143,6 +144,7 @@ class UserDestinations:
         """A MESSAGE from a relayed broker, with the user destination it was subscribed
         as (the broker knows only the private one)."""
         if frame.command == "MESSAGE":
+            frame = from_broker(frame)
             target = self._listening.get(session, {}).get(frame.get("subscription") or "")
             if target is not None:
                 return frame.with_headers([("destination", self.prefix + target)])
@@ -183,7 +185,7 @@ class UserDestinations:
         if not user or not destination:
             return
         drop = BROKER_HEADERS | {USER_HEADER, TARGET_HEADER, "stompbox-origin"}
-        kept = [h for h in frame.headers if h[0] not in drop]
+        kept = [h for h in from_broker(frame).headers if h[0] not in drop]
         for session in tuple(self.users.get(user, ())):
             if destination in self._listening.get(session, {}).values():
                 self.template.publish(self._resolve(session, destination), frame.body, dict(kept))

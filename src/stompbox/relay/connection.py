@@ -52,6 +52,7 @@ class RelayConnection:
         version: str | None = None,
         login: tuple[str | None, str | None] | None = None,
         backlogged: Callable[[], bool] | None = None,
+        on_written: Callable[[RelayConnection], None] | None = None,
     ) -> None:
         self.settings = settings
         self.addresses = addresses
@@ -62,6 +63,8 @@ class RelayConnection:
         """A client's own (login, passcode), relayed instead of the configured ones."""
         self.backlogged = backlogged
         """While true, nothing more is read from the broker (a slow client's relay)."""
+        self.on_written = on_written
+        """Called after each write the broker took."""
         self.url: BrokerURL | None = None
         """The broker that answered CONNECTED."""
         self.conn: ClientConnection | None = None
@@ -77,6 +80,11 @@ class RelayConnection:
     @property
     def connected(self) -> bool:
         return self.url is not None and not self._closed
+
+    @property
+    def buffered(self) -> int:
+        """Bytes queued for the broker and not written yet."""
+        return self.conn.buffered if self.conn is not None else 0
 
     def start(self) -> None:
         """Connect in the background: to the first broker that answers."""
@@ -199,6 +207,8 @@ class RelayConnection:
                     with contextlib.suppress(Exception):
                         await stream.close()  # the reader sees the end and stops
                     return
+                if self.on_written is not None:
+                    self.on_written(self)
             if self._closed:
                 return
 

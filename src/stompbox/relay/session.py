@@ -56,6 +56,10 @@ class RelayPeer:
     """The broker went away (False) or is back (True) for this client."""
     backlogged: Callable[[], bool]
     """The client is behind on its output: read no more from the broker until it is not."""
+    pause: Callable[[], None]
+    """The broker is behind on this client's frames: read no more from the client..."""
+    resume: Callable[[], None]
+    """...until it has caught up."""
 
 
 class ClientRelay:
@@ -84,6 +88,9 @@ class ClientRelay:
         self._stale_transactions: dict[str, None] = {}
         self._held: list[Frame] = []
         self._held_bytes = 0
+        self._awaiting: dict[str, Frame] = {}
+        """Relayed frames whose receipt the broker has not sent yet, by receipt id."""
+        self._paused = False
         self._disconnect: Frame | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._told_away = False
@@ -107,6 +114,7 @@ class ClientRelay:
             version=self.version,
             login=self.login,
             backlogged=self.peer.backlogged,
+            on_written=self._written,
         )
         self._conn = conn
         conn.start()
@@ -134,11 +142,47 @@ class ClientRelay:
         _remember(self._stale_transactions, dict.fromkeys(self._transactions))
         self._unacked.clear()
         self._transactions.clear()
+        self._send_again()
+        if self._paused:
+            self._paused = False
+            self.peer.resume()
         if not self._told_away:
             self._told_away = True
             self.peer.notify(False, reason)
         if self.system.available:  # this connection only: try again shortly
             self._schedule(self.settings.reconnect_interval)
+
+    def _send_again(self) -> None:
+        """What the lost connection took without confirming it, made good: SENDs are sent
+        again (at least once: the broker may have had them), SUBSCRIBEs made again with
+        their receipts, acks answered here; a COMMIT whose outcome is unknown is an ERROR."""
+        again: list[Frame] = []
+        for frame in self._awaiting.values():
+            command = frame.command
+            transaction = frame.get("transaction")
+            if command in ("ACK", "NACK"):
+                self.peer.receipt(frame)
+            elif command in ("BEGIN", "COMMIT", "ABORT"):
+                self._closed = True
+                self.peer.fail(
+                    "transaction lost",
+                    f"the broker went before it confirmed {command} of transaction "
+                    f"{transaction!r}; its outcome is unknown",
+                )
+                return
+            elif transaction is None or transaction not in self._stale_transactions:
+                if command == "SUBSCRIBE":
+                    self._active.pop(frame.get("id") or frame.get("destination") or "", None)
+                again.append(frame)
+        self._awaiting.clear()
+        self._held[:0] = again
+        self._held_bytes += sum(len(serialize(frame, "1.2")) for frame in again)
+
+    def _written(self, conn: RelayConnection) -> None:
+        """The broker took a write: read the client again once it has caught up."""
+        if self._paused and conn.buffered < self.settings.outage_buffer // 2:
+            self._paused = False
+            self.peer.resume()
 
     def _availability(self, available: bool, why: str) -> None:
         if available and self._conn is None:
@@ -221,7 +265,13 @@ class ClientRelay:
             self._transactions.add(frame.get("transaction") or "")
         elif command in ("COMMIT", "ABORT"):
             self._transactions.discard(frame.get("transaction") or "")
+        receipt = frame.get("receipt")
+        if receipt is not None:
+            self._awaiting[receipt] = frame
         conn.send(frame)
+        if not self._paused and conn.buffered > self.settings.outage_buffer:
+            self._paused = True
+            self.peer.pause()
 
     def _hold(self, frame: Frame) -> None:
         settings = self.settings
@@ -252,6 +302,7 @@ class ClientRelay:
                         del self._unacked[next(iter(self._unacked))]
             self.peer.deliver(frame)
         elif command == "RECEIPT":
+            self._awaiting.pop(frame.get("receipt-id") or "", None)
             disconnect = self._disconnect
             if disconnect is not None and frame.get("receipt-id") == disconnect.get("receipt"):
                 self._disconnect = None

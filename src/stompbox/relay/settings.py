@@ -54,7 +54,9 @@ class RelaySettings:
     ``outage_buffer``) and sends them once it is back; ``error`` refuses each SEND with
     an ERROR naming the outage."""
     outage_buffer: int = 1 << 20
-    """Bytes of frames held per client during an outage; one more is refused."""
+    """Bytes of frames a client may have waiting for the broker: held during an outage
+    (one more is refused), or queued while the broker is slower than the client (whose
+    reading stops until half of it is written)."""
     user_registry: str = "/topic/stompbox.user-registry"
     """Where instances publish which users they hold (Spring's ``userRegistryBroadcast``)."""
     user_broadcast: str = "/topic/stompbox.unresolved-user"

@@ -122,7 +122,7 @@ class SystemSession:
             wait = jittered(self.settings)
             if worth_logging(attempt):
                 log.warning(
-                    "relay: no broker reachable (attempt %d): %s; retrying every %.0f s",
+                    "relay: no broker reachable (attempt %d): %s; retrying every %g s",
                     attempt,
                     reason,
                     self.settings.reconnect_interval,

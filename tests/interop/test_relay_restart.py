@@ -1,0 +1,170 @@
+"""The real broker stopped and started again under a running relay (RabbitMQ's STOMP
+listener; ActiveMQ's whole JVM), and relay connections that come and go in numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import stompbox
+from stompbox.app import StompApp, TestClient
+from stompbox.net import parse_url
+from stompbox.relay import RelaySettings
+
+from ..server.helpers import stomp_client
+from ..support import free_port, run, wait_for_port
+from ..support import stompbox as stompbox_command
+from .brokers import (
+    broker_connection_count,
+    start_activemq,
+    start_rabbitmq_stomp,
+    stop_activemq,
+    stop_rabbitmq_stomp,
+)
+
+RESTARTS: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
+    "rabbitmq": (stop_rabbitmq_stomp, start_rabbitmq_stomp),
+    "activemq": (stop_activemq, start_activemq),
+}
+
+
+def _kind(url: str) -> str:
+    return "rabbitmq" if parse_url(url).port == 61623 else "activemq"
+
+
+def test_broker_restart_loses_no_acknowledged_persistent_message(relayed: str) -> None:
+    """Publishers keep sending persistent messages with receipts while the broker stops
+    and starts; every message the broker confirmed is consumed afterwards (some twice:
+    at-least-once), and the app heard the broker go and come back."""
+    stop, start = RESTARTS[_kind(relayed)]
+    queue = f"/queue/restart-{uuid.uuid4().hex[:8]}"
+    total = 120
+
+    async def main() -> None:
+        app = StompApp(relay=RelaySettings.from_url(relayed, reconnect_interval=0.5))
+        events: list[bool] = []
+        app.on("broker_available")(lambda e: events.append(e.available))
+        app.on("broker_unavailable")(lambda e: events.append(e.available))
+        confirmed: list[str] = []
+        received: set[str] = set()
+
+        async def publish(client: stompbox.Client) -> None:
+            for i in range(total):
+                body = f"m{i}"
+                await client.send(queue, body, headers={"persistent": "true"}, receipt=True)
+                confirmed.append(body)
+                await asyncio.sleep(0.01)
+
+        async with app.running(), TestClient(app) as publisher:
+            assert app.relay is not None and await app.relay.system.wait_available(10)
+            sending = asyncio.create_task(publish(publisher))
+            while len(confirmed) < total // 3:
+                await asyncio.sleep(0.01)
+            await asyncio.to_thread(stop)
+            await asyncio.sleep(1.0)  # several reconnect attempts fail
+            assert events[-1] is False
+            await asyncio.to_thread(start)
+            await asyncio.wait_for(sending, 60)  # every SEND got its receipt, in the end
+            assert events[-1] is True
+            async with (
+                TestClient(app) as consumer,
+                consumer.subscribe(queue, ack="client-individual") as sub,
+            ):
+                while not set(confirmed) <= received:
+                    message = await sub.get(15)
+                    received.add(message.text)
+                    await message.ack()
+        assert len(confirmed) == total
+        assert events[:1] == [True] and False in events
+
+    run(main(), timeout=180)
+
+
+def test_relay_connections_do_not_leak(relayed: str, tmp_path: Path) -> None:
+    """1,000 clients come and go (half disconnect, half drop their socket); the broker
+    then sees the system session's connection alone."""
+    broker_port = parse_url(relayed).port
+    port = free_port()
+    process = subprocess.Popen(
+        stompbox_command("serve", "--port", str(port), "--ws-port", "0", "--relay", relayed),
+        stderr=subprocess.DEVNULL,
+    )
+
+    async def client(i: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"CONNECT\naccept-version:1.2\nhost:/\n\n\0")
+        writer.write(f"SUBSCRIBE\nid:1\ndestination:/topic/leak-{i % 7}\n\n\0".encode())
+        if i % 2:
+            writer.write(b"DISCONNECT\nreceipt:bye\n\n\0")
+            await writer.drain()
+            await reader.read()  # CONNECTED, the broker's RECEIPT, then the end
+        else:
+            await reader.readuntil(b"\0")  # CONNECTED
+            await asyncio.sleep(0.05)
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+    async def main() -> None:
+        for wave in range(10):
+            await asyncio.gather(*(client(wave * 100 + i) for i in range(100)))
+        for _ in range(200):
+            if broker_connection_count(broker_port, process.pid) == 1:
+                break
+            await asyncio.sleep(0.05)
+
+    try:
+        wait_for_port(port)
+        run(main(), timeout=240)
+        assert broker_connection_count(broker_port, process.pid) == 1  # the system session
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+
+
+def test_rabbitmq_destination_kinds_pass_through(rabbitmq: str) -> None:
+    """/exchange/..., /amq/queue/... and /temp-queue/ with reply-to, as RabbitMQ has them."""
+
+    async def main() -> None:
+        app = StompApp(relay=rabbitmq)
+        key = uuid.uuid4().hex[:8]
+        async with TestClient(app) as ann, TestClient(app) as bob:
+            # an exchange with a routing key
+            async with ann.subscribe(f"/exchange/amq.topic/prices.{key}.*") as prices:
+                await bob.send(f"/exchange/amq.topic/prices.{key}.eur", "1.08", receipt=True)
+                message = await prices.get(5)
+                assert message.text == "1.08"
+            # a queue declared elsewhere, read through /amq/queue
+            name = f"jobs-{key}"
+            await bob.send(f"/queue/{name}", "declared", receipt=True)
+            async with ann.subscribe(f"/amq/queue/{name}") as jobs:
+                assert (await jobs.get(5)).text == "declared"
+        # request/reply through a temporary queue that RabbitMQ names and subscribes
+        # itself (stomp.py hears MESSAGEs for subscriptions it never made)
+        port = free_port()
+        async with app.serve_tcp(port=port, ws_port=0):
+            await asyncio.to_thread(_request_reply, port, f"/queue/service-{key}")
+
+    run(main())
+
+
+def _request_reply(port: int, service: str) -> None:
+    server, server_listener = stomp_client(port)
+    server.subscribe(service, id="s", receipt="s")
+    assert server_listener.receipts.get(timeout=5) == "s"
+    requester, requester_listener = stomp_client(port)
+    requester.send(service, "ping", headers={"reply-to": "/temp-queue/replies"})
+    request = server_listener.get()
+    reply_to = request.headers["reply-to"]
+    assert reply_to.startswith("/reply-queue/")  # rewritten by RabbitMQ, passed through
+    server.send(reply_to, "pong")
+    reply = requester_listener.get()
+    assert reply.body == "pong"
+    assert reply.headers["subscription"] == "/temp-queue/replies"
+    server.disconnect()
+    requester.disconnect()
