@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
+
+import stompbox
 from stompbox.app import BrokerAvailability, StompApp, TestClient
 from stompbox.net import parse_url
 from stompbox.relay import RelaySettings
@@ -122,3 +125,35 @@ async def _eventually_delivered(client: object, sub: object, queue: str, text: s
     await client.send(queue, text, receipt=True)  # type: ignore[attr-defined]
     message = await sub.get(10)  # type: ignore[attr-defined]
     assert message.text == text
+
+
+def test_forwarded_client_login_reaches_the_broker(activemq: str) -> None:
+    """``forward_login``: each client's own CONNECT login goes to the broker (ActiveMQ
+    takes any), not the configured one."""
+
+    async def main() -> None:
+        proxy = await Proxy(parse_url(activemq).port).start()
+        settings = RelaySettings.from_url(proxy.url, forward_login=True)
+        app = StompApp(relay=settings, trust_login=True)
+        async with TestClient(app, login="ann", passcode="secret") as client:
+            await client.send("/queue/forwarded", "x", receipt=True)
+            system, relayed = proxy.upstream
+            assert b"login:guest\n" in system.split(b"\0")[0]
+            assert b"login:ann\npasscode:secret\n" in relayed.split(b"\0")[0]
+        await proxy.cut()
+
+    run(main())
+
+
+def test_a_client_login_the_broker_refuses_ends_that_client_only(rabbitmq: str) -> None:
+    async def main() -> None:
+        settings = RelaySettings.from_url(rabbitmq, client_login="nobody", client_passcode="x")
+        app = StompApp(relay=settings)
+        async with app.running():
+            assert app.relay is not None and await app.relay.system.wait_available(5)
+            with pytest.raises(stompbox.BrokerErrorFrame, match="relay login refused"):
+                async with TestClient(app) as client:
+                    await client.send("/queue/x", "refused", receipt=True)
+            assert app.relay.system.available  # the system session's login is fine
+
+    run(main())

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,11 +140,10 @@ class Dispatcher:
         own = session.session.id if session.session is not None else None
         relaying = self.template.relay
         assert relaying is not None
-        internal = (relaying.settings.user_registry, relaying.settings.user_broadcast)
         if (
             (owner is not None and owner is not session.session)
             or (sid is not None and sid != own)
-            or any(_reaches(destination, name) for name in internal)
+            or relaying.settings.internal(destination)
         ):
             raise BrokerError("access denied", f"{command} to {destination} is not allowed")
 
@@ -272,22 +270,6 @@ class Dispatcher:
             )
         except RelayUnavailable:  # the report cannot reach the relayed broker either
             session.error(message, detail, frame=frame)
-
-
-def _reaches(destination: str, name: str) -> bool:
-    """Whether a SUBSCRIBE to ``destination`` could hear ``name``: it is ``name``, or a
-    wildcard over the same prefix that matches it (RabbitMQ's ``*`` and ``#``,
-    ActiveMQ's ``*`` and ``>``, over ``.``-separated words)."""
-    if destination == name:
-        return True
-    prefix, _, words = destination.rpartition("/")
-    name_prefix, _, key = name.rpartition("/")
-    if prefix != name_prefix or not any(c in words for c in "*#>"):
-        return False
-    parts = [
-        "[^.]+" if w == "*" else ".*" if w in ("#", ">") else re.escape(w) for w in words.split(".")
-    ]
-    return re.fullmatch(r"\.".join(parts), key) is not None
 
 
 async def _work(jobs: _Jobs) -> None:

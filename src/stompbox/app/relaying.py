@@ -58,9 +58,14 @@ class Relaying:
         """Open the system session (on the first of several starts)."""
         self._holders += 1
         if self._holders == 1:
-            log.info("relay: connecting to %s", self.settings.describe())
-            self.system.start()
-            self._publisher = asyncio.get_running_loop().create_task(self._publish_registry())
+            self._open()
+
+    def _open(self) -> None:
+        log.info("relay: connecting to %s", self.settings.describe())
+        self._changed = asyncio.Event()  # of this event loop
+        self._changed.set()  # the first registry goes out once connected
+        self.system.start()
+        self._publisher = asyncio.get_running_loop().create_task(self._publish_registry())
 
     async def stop(self) -> None:
         """Close every relay connection (on the last stop)."""
@@ -89,13 +94,26 @@ class Relaying:
 
     # -- frames ------------------------------------------------------------------------
 
+    def _started(self) -> None:
+        """Started on first use when nothing started it (an ASGI app mounted where no
+        lifespan reaches it): it then runs until the process ends."""
+        if self._holders == 0:
+            log.warning(
+                "relay: started on first use; start the app (app.running() in the "
+                "lifespan) to open the system session at start-up"
+            )
+            self._holders = 1
+            self._open()
+
     def publish(self, frame: Frame) -> None:
         """A message of the application's, through the system session."""
+        self._started()
         self.system.send(to_broker(frame))
 
     def open(
         self, session: ServerSession, peer: RelayPeer, login: tuple[str | None, str | None] | None
     ) -> None:
+        self._started()
         self._clients[session] = ClientRelay(self.system, peer, session.conn.version, login)
 
     def client(self, session: ServerSession) -> ClientRelay | None:

@@ -15,6 +15,8 @@ import selectors
 import statistics
 import sys
 import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.sharedctypes import Synchronized
@@ -72,7 +74,7 @@ def send_frame(destination: str, body: bytes, receipt: str | None = None) -> byt
 
 
 def _consume(
-    url: BrokerURL,
+    urls: Sequence[BrokerURL],
     destination: str,
     count: int,
     expect: int,
@@ -80,8 +82,9 @@ def _consume(
     done: Pipe,
     progress: Synchronized[int],
 ) -> None:
-    """``count`` subscribers, one selector: count NULs until each has ``expect`` frames."""
-    links = [stomp_connect(url) for _ in range(count)]
+    """``count`` subscribers (connected to ``urls`` in turn), one selector: count NULs
+    until each has ``expect`` frames."""
+    links = [stomp_connect(urls[i % len(urls)]) for i in range(count)]
     for i, link in enumerate(links):
         subscribe(link, destination, str(i))
     ready.send(True)
@@ -118,10 +121,15 @@ def _consume(
         link.close()
 
 
-def _produce(url: BrokerURL, destination: str, total: int, window: int | None, go: Pipe) -> None:
+def _produce(
+    url: BrokerURL, destination: str, total: int, window: int | None, confirm: bool, go: Pipe
+) -> None:
     """Send ``total`` SENDs, ``link.frames_per_send`` to a write; with ``window``, a receipt
-    closes every ``window`` SENDs and at most two windows go unconfirmed."""
+    closes every ``window`` SENDs and at most two windows go unconfirmed. With ``confirm``,
+    the link is first confirmed by a receipt (see :func:`flow`)."""
     link = stomp_connect(url)
+    if confirm:
+        _confirm(link)
     go.recv()
     plain = send_frame(destination, BODY)
     if window is None:
@@ -145,6 +153,13 @@ def _produce(url: BrokerURL, destination: str, total: int, window: int | None, g
     link.close()
 
 
+def _confirm(link: Link) -> None:
+    """SUBSCRIBE to a topic of its own with a receipt, wait for it, UNSUBSCRIBE."""
+    topic = f"/topic/stompbox-load-{uuid.uuid4().hex}"
+    subscribe(link, topic, "confirm")
+    link.send(b"UNSUBSCRIBE\nid:confirm\n\n\0")
+
+
 def _receipts(link: Link) -> int:
     data = link.recv()
     if not data:
@@ -153,18 +168,31 @@ def _receipts(link: Link) -> int:
 
 
 def flow(
-    url: str | BrokerURL,
+    url: str | BrokerURL | Sequence[str | BrokerURL],
     destination: str,
     subscribers: int,
     messages: int,
     *,
     window: int | None = None,
     show_progress: bool = True,
+    producer_url: str | BrokerURL | None = None,
+    confirm: bool = False,
 ) -> FlowResult:
     """One producer sends ``messages`` to ``destination``; ``subscribers`` connections
     count what they receive. ``window``: a receipt every ``window`` SENDs, at most two
-    windows unconfirmed (fan-out must not outrun the subscribers)."""
-    broker = parse_url(url) if isinstance(url, str) else url
+    windows unconfirmed (fan-out must not outrun the subscribers).
+
+    ``url`` may be several brokers (instances sharing one broker behind them): the
+    subscribers connect to each in turn, and the producer to ``producer_url`` (by default
+    the first). ``confirm``: the producer waits for a receipt before it starts, for a
+    server that answers CONNECTED before it can take SENDs at full speed (a relay still
+    connecting to its broker)."""
+    urls = [url] if isinstance(url, (str, BrokerURL)) else list(url)
+    brokers = [parse_url(u) if isinstance(u, str) else u for u in urls]
+    if producer_url is None:
+        producer = brokers[0]
+    else:
+        producer = parse_url(producer_url) if isinstance(producer_url, str) else producer_url
     if window is not None:
         messages -= messages % window
     ctx = mp.get_context("fork")
@@ -174,15 +202,17 @@ def flow(
     go_recv, go_send = ctx.Pipe(False)
     consumer = ctx.Process(
         target=_consume,
-        args=(broker, destination, subscribers, messages, ready_send, done_send, progress),
+        args=(brokers, destination, subscribers, messages, ready_send, done_send, progress),
     )
     consumer.start()
     if not ready_recv.poll(60):
         consumer.kill()
         raise ConnectionError("subscribers did not get ready within 60 s")
     ready_recv.recv()
-    producer = ctx.Process(target=_produce, args=(broker, destination, messages, window, go_recv))
-    producer.start()
+    process = ctx.Process(
+        target=_produce, args=(producer, destination, messages, window, confirm, go_recv)
+    )
+    process.start()
     go_send.send(True)
     expected = subscribers * messages
     bar = ProgressBar(expected, enabled=show_progress and sys.stderr.isatty())
@@ -192,7 +222,7 @@ def flow(
             raise ConnectionError("the subscriber process died")
     first, last, delivered = done_recv.recv()
     bar.close()
-    producer.join(30)
+    process.join(30)
     consumer.join(30)
     return FlowResult(delivered, expected, max(last - first, 1e-9))
 

@@ -37,6 +37,10 @@ CLOSE_TIMEOUT = 5.0
 """How long :meth:`RelayConnection.close` waits for the DISCONNECT to be written."""
 
 
+class Refused(Exception):
+    """The broker answered CONNECT with an ERROR."""
+
+
 class RelayConnection:
     """A connection to the external broker for one client session (or the system's)."""
 
@@ -67,6 +71,8 @@ class RelayConnection:
         """Called after each write the broker took."""
         self.url: BrokerURL | None = None
         """The broker that answered CONNECTED."""
+        self.refused = False
+        """Every broker answered, and refused the CONNECT (its login, say)."""
         self.conn: ClientConnection | None = None
         self._on_frame = on_frame
         self._on_connected = on_connected
@@ -100,6 +106,7 @@ class RelayConnection:
 
     async def _run(self) -> None:
         failures = []
+        refusals = 0
         for url in self.addresses.attempt():
             if self._closed:
                 return
@@ -107,11 +114,15 @@ class RelayConnection:
                 stream, conn = await asyncio.wait_for(self._open(url), CONNECT_TIMEOUT)
             except TimeoutError:
                 failures.append(f"{url.host}:{url.port}: no CONNECTED within {CONNECT_TIMEOUT} s")
-            except Exception as exc:  # OSError, TLS, websockets' handshake errors, ERROR
+            except Refused as exc:
+                refusals += 1
+                failures.append(f"{url.host}:{url.port}: {exc}")
+            except Exception as exc:  # OSError, TLS, websockets' handshake errors
                 failures.append(f"{url.host}:{url.port}: {exc}")
             else:
                 await self._pump(url, stream, conn)
                 return
+        self.refused = refusals == len(failures)
         self._lost("; ".join(failures))
 
     async def _open(self, url: BrokerURL) -> tuple[Stream, ClientConnection]:
@@ -132,7 +143,7 @@ class RelayConnection:
                         message = event.get("message") or "ERROR"
                         if detail:
                             message += f" ({detail})"
-                        raise ConnectionError(f"broker refused CONNECT: {message}")
+                        raise Refused(f"broker refused CONNECT: {message}")
                     if isinstance(event, ConnectionClosed):
                         raise ConnectionError("the broker closed the connection during CONNECT")
                 if not data and conn.version is None:

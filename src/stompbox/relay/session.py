@@ -138,6 +138,10 @@ class ClientRelay:
         if self._disconnect is not None:  # the broker went first: answer it here
             self.peer.disconnected(self._disconnect)
             return
+        if conn.refused and self.system.available:  # this client's login, not an outage
+            self._closed = True
+            self.peer.fail("relay login refused", reason)
+            return
         _remember(self._stale_acks, self._unacked)
         _remember(self._stale_transactions, dict.fromkeys(self._transactions))
         self._unacked.clear()

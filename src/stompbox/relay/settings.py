@@ -4,6 +4,7 @@ clients get while the broker is away. One source for ``--relay`` and TOML's ``[r
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,8 +23,8 @@ class RelaySettings:
     """Spring's ``StompBrokerRelay`` settings, with its defaults where it has them."""
 
     brokers: tuple[BrokerURL, ...]
-    """Tried in ``failover`` order; credentials and virtual host in a URL win over
-    ``login``/``passcode``/``virtual_host`` for that broker."""
+    """Tried in ``failover`` order; credentials in a URL win over ``login``/``passcode``
+    for that broker (not over ``client_login``)."""
     login: str = "guest"
     """The system session's login (Spring's ``systemLogin``), for the template's messages
     and the instances' shared user registry."""
@@ -136,18 +137,40 @@ class RelaySettings:
                 )
 
     def credentials(self, url: BrokerURL, client: bool) -> tuple[str, str]:
-        """Login and passcode for ``url``: the URL's own, else the configured ones."""
-        if url.login is not None:
-            return url.login, url.passcode or ""
+        """Login and passcode for ``url``: a client's connection's ``client_login`` when
+        set, else the URL's own, else the system ``login``."""
         if client and self.client_login is not None:
             return self.client_login, self.client_passcode or ""
+        if url.login is not None:
+            return url.login, url.passcode or ""
         return self.login, self.passcode
 
     def vhost(self, url: BrokerURL) -> str:
         return self.virtual_host if self.virtual_host is not None else url.vhost
 
+    def internal(self, destination: str) -> bool:
+        """Whether a client's SUBSCRIBE or SEND to ``destination`` would reach the
+        instances' own topics (``user_registry``, ``user_broadcast``): by name, or by a
+        wildcard over them (RabbitMQ's ``*`` and ``#``, ActiveMQ's ``*`` and ``>``)."""
+        return any(
+            _reaches(destination, name) for name in (self.user_registry, self.user_broadcast)
+        )
+
     def describe(self) -> str:
         return ", ".join(f"{u.scheme}://{u.host}:{u.port}" for u in self.brokers)
+
+
+def _reaches(destination: str, name: str) -> bool:
+    if destination == name:
+        return True
+    prefix, _, words = destination.rpartition("/")
+    name_prefix, _, key = name.rpartition("/")
+    if prefix != name_prefix or not any(c in words for c in "*#>"):
+        return False
+    parts = [
+        "[^.]+" if w == "*" else ".*" if w in ("#", ">") else re.escape(w) for w in words.split(".")
+    ]
+    return re.fullmatch(r"\.".join(parts), key) is not None
 
 
 class Addresses:

@@ -72,6 +72,7 @@ class SystemSession:
     def start(self) -> None:
         if self._runner is None:
             self._stopping = False
+            self._changed = asyncio.Event()  # of this event loop
             self._runner = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
