@@ -9,6 +9,7 @@ import contextlib
 import json
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,15 +30,17 @@ APP = f"{Path(__file__).with_name('relay_app.py')}:app"
 def instances(
     count: int, relay: str, *extra: str, configs: list[Path] | None = None
 ) -> Iterator[list[int]]:
-    """``count`` serve processes relaying to ``relay``; their STOMP ports."""
+    """``count`` serve processes relaying to ``relay``; their STOMP ports. Each must stop
+    cleanly on SIGTERM; if one does not, its log says why."""
     ports = [free_port() for _ in range(count)]
+    logs = [tempfile.TemporaryFile() for _ in ports]
     processes = [
         subprocess.Popen(
             stompbox_command(
                 "serve", "--port", str(port), "--ws-port", "0", "--relay", relay, *extra
             )
             + (["--config", str(configs[index])] if configs else []),
-            stderr=subprocess.DEVNULL,
+            stderr=logs[index],
         )
         for index, port in enumerate(ports)
     ]
@@ -48,8 +51,14 @@ def instances(
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
-        for process in processes:
-            assert process.wait(15) == 0
+        for process, log in zip(processes, logs, strict=True):
+            try:
+                code = process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = None
+            log.seek(0)
+            assert code == 0, log.read().decode()[-3000:]
 
 
 def test_three_instances_share_topics_and_queues(relayed: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl as ssl_module
 from typing import Any, Protocol
 
@@ -19,6 +18,9 @@ class Stream(Protocol):
     async def write(self, data: bytes) -> None: ...
 
     async def close(self) -> None: ...
+
+
+CLOSE_TIMEOUT = 2.0
 
 
 class TcpStream:
@@ -37,9 +39,15 @@ class TcpStream:
         await self.writer.drain()
 
     async def close(self) -> None:
+        """Close after what is buffered is written, or at once if the peer does not take
+        it within :data:`CLOSE_TIMEOUT` (a broker under flow control reads nothing)."""
         self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError, ssl_module.SSLError):
-            await self.writer.wait_closed()
+        try:
+            await asyncio.wait_for(self.writer.wait_closed(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            self.writer.transport.abort()
+        except (ConnectionError, OSError, ssl_module.SSLError):
+            pass
 
 
 class WebSocketStream:

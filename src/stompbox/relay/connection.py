@@ -243,4 +243,4 @@ class RelayConnection:
             writer.cancel()
         if self._task is not None:
             self._task.cancel()
-            await asyncio.wait([self._task])
+            await asyncio.wait([self._task], timeout=CLOSE_TIMEOUT)
