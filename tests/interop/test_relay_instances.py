@@ -12,8 +12,9 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -33,7 +34,18 @@ def instances(
     """``count`` serve processes relaying to ``relay``; their STOMP ports. Each must stop
     cleanly on SIGTERM; if one does not, its log says why."""
     ports = [free_port() for _ in range(count)]
-    logs = [tempfile.TemporaryFile() for _ in ports]
+    with contextlib.ExitStack() as files:
+        logs = [files.enter_context(tempfile.TemporaryFile()) for _ in ports]
+        yield from _run_instances(ports, logs, relay, extra, configs)
+
+
+def _run_instances(
+    ports: list[int],
+    logs: Sequence[IO[bytes]],
+    relay: str,
+    extra: tuple[str, ...],
+    configs: list[Path] | None,
+) -> Iterator[list[int]]:
     processes = [
         subprocess.Popen(
             stompbox_command(
