@@ -64,11 +64,11 @@ def _run_instances(
         for process in processes:
             process.send_signal(signal.SIGTERM)
         for process, log in zip(processes, logs, strict=True):
+            code: int | None = None
             try:
                 code = process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
-                code = None
             log.seek(0)
             assert code == 0, log.read().decode()[-3000:]
 
