@@ -32,10 +32,12 @@ import os
 import platform
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -114,6 +116,13 @@ def wait_quiet(pid: int | None, timeout: float = 30.0) -> None:
         last = now
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def reachable(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while True:
@@ -142,10 +151,16 @@ def server_header(url: str) -> str:
 
 
 def start_stompbox(
-    port: int, ws_port: int, scratch: Path, store: Path | None = None, auth: bool = False
+    port: int,
+    ws_port: int,
+    scratch: Path,
+    store: Path | None = None,
+    auth: bool = False,
+    extra: Sequence[str] = (),
 ) -> Target:
     """``stompbox serve`` on these ports; with ``store``, persistent messages go there;
-    with ``auth``, every connection authenticates as guest/guest against a users file.
+    with ``auth``, every connection authenticates as guest/guest against a users file;
+    ``extra``: more options (``--relay URL``).
 
     The per-address bounds are raised past what the benchmark opens from one address
     (thousands of idle connections), as RabbitMQ has none by default."""
@@ -172,6 +187,7 @@ def start_stompbox(
             "--log-level",
             "warning",
             *config,
+            *extra,
         ]
     )
     url = f"stomp://guest:guest@127.0.0.1:{port}/"

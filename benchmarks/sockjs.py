@@ -33,7 +33,6 @@ import multiprocessing as mp
 import os
 import resource
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -45,19 +44,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
 
 from benchmarks import broker
-from benchmarks.broker import Figure, Target, cpu_seconds, wait_quiet, write_json
+from benchmarks.broker import Figure, Target, cpu_seconds, free_port, wait_quiet, write_json
 from benchmarks.sockjs_client import SockJSError, SockJSSession, session_class
 from stompbox.cli.load import BODY, IDLE_TIMEOUT, FlowResult, ProgressBar, flow, send_frame
 
 WINDOW = 200
 """SENDs per receipt in the topic runs, as ``benchmarks/broker.py`` has it."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start_stompbox_with_sockjs(scratch: Path) -> Target:
