@@ -41,7 +41,8 @@ def _outage_test(
         app.on("broker_available")(lambda e: events.append(e.available))
         app.on("broker_unavailable")(lambda e: events.append(e.available))
         try:
-            await body(app, proxy, events)
+            async with app.running():
+                await body(app, proxy, events)
         finally:
             await proxy.cut()
 

@@ -134,8 +134,11 @@ class Relaying:
         and every ``registry_interval`` seconds."""
         interval = self.settings.registry_interval
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that comes as the event is set, and this loop would never end
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._changed.wait()
                 await asyncio.sleep(REGISTRY_DEBOUNCE)
             self._changed.clear()
             if self.system.available:

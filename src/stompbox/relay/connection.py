@@ -111,7 +111,8 @@ class RelayConnection:
             if self._closed:
                 return
             try:
-                stream, conn = await asyncio.wait_for(self._open(url), CONNECT_TIMEOUT)
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    stream, conn = await self._open(url)
             except TimeoutError:
                 failures.append(f"{url.host}:{url.port}: no CONNECTED within {CONNECT_TIMEOUT} s")
             except Refused as exc:

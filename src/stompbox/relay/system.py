@@ -93,7 +93,8 @@ class SystemSession:
         while not self.available and loop.time() < deadline:
             self._changed.clear()
             try:
-                await asyncio.wait_for(self._changed.wait(), deadline - loop.time())
+                async with asyncio.timeout_at(deadline):
+                    await self._changed.wait()
             except TimeoutError:
                 break
         return self.available
