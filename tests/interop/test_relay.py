@@ -132,3 +132,59 @@ def test_two_serve_processes_relaying_to_rabbitmq(rabbitmq: str) -> None:
         for process in processes:
             process.send_signal(signal.SIGTERM)
             assert process.wait(10) == 0
+
+
+def test_private_user_queues_go_with_their_session_on_rabbitmq(rabbitmq: str) -> None:
+    """A session's /user/queue/... is a queue on RabbitMQ: deleted with the session, not
+    left durable for ever."""
+    import subprocess
+
+    def private_queues() -> list[str]:
+        out = subprocess.run(
+            ["rabbitmqctl", "list_queues", "name", "-q"], capture_output=True, text=True
+        ).stdout
+        return [line for line in out.split() if line.startswith(f"inbox-{key}-user")]
+
+    key = uuid.uuid4().hex[:8]
+    app = StompApp(relay=rabbitmq, trust_login=True)
+
+    async def main() -> None:
+        async with (
+            TestClient(app, login="ann") as ann,
+            ann.subscribe(f"/user/queue/inbox-{key}") as inbox,
+        ):
+            await app.send_to_user("ann", f"/queue/inbox-{key}", "hello")
+            message = await inbox.get(5)
+            assert message.text == "hello"
+            assert message.headers["destination"] == f"/user/queue/inbox-{key}"
+            assert "auto-delete" not in message.headers  # how it was declared is not shown
+            assert len(private_queues()) == 1
+        await asyncio.sleep(0.5)
+
+    run(main())
+    assert private_queues() == []
+
+
+def test_a_burst_right_after_connect_waits_for_the_relay_instead_of_failing(
+    rabbitmq: str,
+) -> None:
+    """More than outage_buffer sent before the client's own relay connection is up: the
+    client is read more slowly, never refused (the broker is there, only connecting)."""
+    app = StompApp(relay=RelaySettings.from_url(rabbitmq, outage_buffer=20_000))
+    queue = f"/queue/burst-{uuid.uuid4().hex[:8]}"
+
+    async def main() -> None:
+        async with TestClient(app) as client:
+            assert app.relay is not None
+            relay = app.relay.client(next(iter(app.registry.sessions)))
+            assert relay is not None
+            assert not relay.connected  # CONNECTED was answered; the relay's is not up yet
+            for i in range(400):
+                await client.send(queue, f"{i:04d}" + "x" * 200)
+            await client.send(queue, "last", receipt=True)
+            async with client.subscribe(queue) as sub:
+                bodies = [(await sub.get(10)).text for _ in range(401)]
+                assert bodies[-1] == "last"
+                assert [b[:4] for b in bodies[:-1]] == [f"{i:04d}" for i in range(400)]
+
+    run(main())

@@ -168,3 +168,49 @@ def _request_reply(port: int, service: str) -> None:
     assert reply.headers["subscription"] == "/temp-queue/replies"
     server.disconnect()
     requester.disconnect()
+
+
+def test_a_subscriber_that_reads_nothing_holds_bounded_memory(rabbitmq: str) -> None:
+    """40 MiB published to a topic whose one subscriber (through the relay) never reads:
+    stompbox stops reading that subscriber's relay connection, and the broker keeps the
+    rest."""
+    port = free_port()
+    topic = f"/topic/unread-{uuid.uuid4().hex[:8]}"
+    process = subprocess.Popen(
+        stompbox_command("serve", "--port", str(port), "--ws-port", "0", "--relay", rabbitmq),
+        stderr=subprocess.DEVNULL,
+    )
+
+    def rss_kib() -> int:
+        with open(f"/proc/{process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    async def main() -> int:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"CONNECT\naccept-version:1.2\nhost:/\n\n\0")
+        writer.write(f"SUBSCRIBE\nid:1\ndestination:{topic}\nreceipt:r\n\n\0".encode())
+        await writer.drain()
+        seen = b""
+        while b"RECEIPT" not in seen:
+            seen += await reader.read(4096)
+        before = rss_kib()
+        body = b"x" * (100 * 1024)
+        async with stompbox.connect(rabbitmq) as publisher:
+            for _ in range(400):
+                await publisher.send(topic, body)
+            await publisher.send(topic, b"", receipt=True)
+        await asyncio.sleep(1.0)
+        grown = rss_kib() - before
+        writer.close()
+        return grown
+
+    try:
+        wait_for_port(port)
+        grown = run(main(), timeout=120)
+        assert grown < 24 * 1024, f"stompbox grew by {grown} KiB"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0

@@ -113,7 +113,8 @@ class Dispatcher:
                 return None
             resolved = self.users.subscribe(session, sub_id, destination)
             if resolved is not None:
-                frame = frame.with_headers([("destination", resolved)])
+                private = self.users.private_headers(resolved)
+                frame = frame.with_headers([("destination", resolved), *private])
             self.hooks.emit("subscribe", session, frame)
         elif command == "UNSUBSCRIBE":
             sub_id = frame.get("id") or frame.get("destination") or ""

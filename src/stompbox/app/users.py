@@ -11,7 +11,7 @@ from typing import Any
 from stompbox.broker import Broker, BrokerError
 from stompbox.broker.message import BROKER_HEADERS, vouched_headers
 from stompbox.protocol import Frame
-from stompbox.relay.frames import from_broker
+from stompbox.relay.frames import PRIVATE_QUEUE, from_broker
 from stompbox.relay.session import NOTICE_PREFIX
 from stompbox.relay.users import LocalUsers
 from stompbox.server.session import ServerSession
@@ -31,6 +31,7 @@ TARGET_HEADER = "stompbox-user-destination"
 """Headers of a user message broadcast to the other instances: whose, and where."""
 _PRIVATE_NAME = re.compile(re.escape(PRIVATE_MARKER) + r"([0-9a-f]{32})$")
 _notices = itertools.count(1)
+_PRIVATE_QUEUE_NAMES = frozenset(name for name, _ in PRIVATE_QUEUE)
 
 
 def private_owner(destination: str) -> str | None:
@@ -147,8 +148,24 @@ class UserDestinations:
             frame = from_broker(frame)
             target = self._listening.get(session, {}).get(frame.get("subscription") or "")
             if target is not None:
-                return frame.with_headers([("destination", self.prefix + target)])
+                shown = [(n, v) for n, v in frame.headers if n not in _PRIVATE_QUEUE_NAMES]
+                shown.insert(0, ("destination", self.prefix + target))
+                return Frame("MESSAGE", tuple(shown), frame.body)
         return frame
+
+    def private_headers(self, resolved: str) -> tuple[tuple[str, str], ...]:
+        """What a SUBSCRIBE or SEND to a private broker queue carries through a relay."""
+        if self.template.relay is None or not resolved.startswith("/queue/"):
+            return ()
+        return PRIVATE_QUEUE
+
+    def _publish_private(
+        self, resolved: str, payload: Any, headers: Mapping[str, str] | None
+    ) -> None:
+        extra = self.private_headers(resolved)
+        if extra:
+            headers = {**(headers or {}), **dict(extra)}
+        self.template.publish(resolved, payload, headers)
 
     def send(
         self,
@@ -164,13 +181,13 @@ class UserDestinations:
         for session in sessions:
             listening = self._listening.get(session)
             if listening is not None and destination in listening.values():
-                self.template.publish(self._resolve(session, destination), payload, headers)
+                self._publish_private(self._resolve(session, destination), payload, headers)
         relay = self.template.relay
         if relay is None or only is not None or not user:
             return
         # the user's sessions on the other instances relaying to the same broker
         for sid in relay.remote_sessions(user, destination):
-            self.template.publish(f"{destination}{PRIVATE_MARKER}{sid}", payload, headers)
+            self._publish_private(f"{destination}{PRIVATE_MARKER}{sid}", payload, headers)
         if not sessions and not relay.known_elsewhere(user):
             body, content_type = encode_payload(payload)
             out = [(USER_HEADER, user), (TARGET_HEADER, destination)]
@@ -188,7 +205,7 @@ class UserDestinations:
         kept = [h for h in from_broker(frame).headers if h[0] not in drop]
         for session in tuple(self.users.get(user, ())):
             if destination in self._listening.get(session, {}).values():
-                self.template.publish(self._resolve(session, destination), frame.body, dict(kept))
+                self._publish_private(self._resolve(session, destination), frame.body, dict(kept))
 
     def send_to_own(
         self,

@@ -21,6 +21,10 @@ class Stream(Protocol):
 
 
 CLOSE_TIMEOUT = 2.0
+READ_BUFFER = 64 * 1024
+"""What a TCP stream reads ahead of its reader (twice this, then the socket pauses): a
+peer that is not read is not buffered here without bound. Frames of any size still
+arrive, a read at a time."""
 
 
 class TcpStream:
@@ -106,7 +110,9 @@ async def open_stream(
         if keepalive is not None:
             _set_keepalive(websocket.transport, keepalive)
         return WebSocketStream(websocket)
-    reader, writer = await asyncio.open_connection(url.host, url.port, ssl=context, limit=max_size)
+    reader, writer = await asyncio.open_connection(
+        url.host, url.port, ssl=context, limit=READ_BUFFER
+    )
     if keepalive is not None:
         _set_keepalive(writer.transport, keepalive)
     return TcpStream(reader, writer)

@@ -9,11 +9,15 @@ from .events import ConnectionState
 from .frames import Frame
 from .heartbeat import Heartbeat
 from .parser import DEFAULT_LIMITS, FrameParser, Limits
-from .serializer import serialize
+from .serializer import serialize, serialize_parts
 
 __all__ = ["HEARTBEAT_EOL", "Connection"]
 
 HEARTBEAT_EOL: Final = b"\n"
+
+
+SEPARATE_BODY: Final = 64 * 1024
+"""Bodies from this size go out as chunks of their own: joining them costs a copy."""
 
 
 class Connection:
@@ -45,8 +49,16 @@ class Connection:
             self._eof = True
 
     def send(self, frame: Frame) -> None:
-        """Queue ``frame``, serialized for the negotiated version."""
-        self._queue(serialize(frame, self.version))
+        """Queue ``frame``, serialized for the negotiated version: a large body as a chunk
+        of its own, never copied into a joined frame (a relayed message's, say)."""
+        if len(frame.body) < SEPARATE_BODY:
+            self._queue(serialize(frame, self.version))
+            return
+        head, body, end = serialize_parts(frame, self.version)
+        self._queue(head)
+        self._out.append(body)
+        self._out.append(end)
+        self._out_size += len(body) + 1
 
     def _queue(self, data: bytes) -> None:
         if not self._out and self.on_output is not None:

@@ -6,7 +6,7 @@ from .errors import LocalProtocolError
 from .escaping import UNESCAPED_COMMANDS, escape
 from .frames import CLIENT_COMMANDS, SERVER_COMMANDS, Frame, Headers
 
-__all__ = ["serialize", "serialize_headers", "unwritable", "writable_headers"]
+__all__ = ["serialize", "serialize_headers", "serialize_parts", "unwritable", "writable_headers"]
 
 _PLAIN_COMMANDS = CLIENT_COMMANDS | SERVER_COMMANDS
 
@@ -19,6 +19,9 @@ def serialize_headers(command: str, headers: Headers, version: str | None) -> st
     that the common case costs a few scans in C and no per-header Python work.
     """
     text = "\n".join(map(":".join, headers))
+    if "content-length:" in text:  # a frame relayed as it came: the true one is written
+        headers = tuple(header for header in headers if header[0] != "content-length")
+        text = "\n".join(map(":".join, headers))
     count = len(headers)
     if (
         text.count(":") == count
@@ -26,7 +29,6 @@ def serialize_headers(command: str, headers: Headers, version: str | None) -> st
         and "\\" not in text
         and "\r" not in text
         and "\0" not in text
-        and "content-length:" not in text
     ):
         return text
     if command in UNESCAPED_COMMANDS:
@@ -91,6 +93,23 @@ def serialize(frame: Frame, version: str | None = "1.2") -> bytes:
     ``content-length`` is written whenever the body is not empty, so that a body may hold
     NUL bytes and the peer need not scan it.
     """
+    head = _head(frame, version)
+    body = frame.body
+    return b"".join((head.encode(), body, b"\0")) if body else head.encode()
+
+
+def serialize_parts(frame: Frame, version: str | None = "1.2") -> tuple[bytes, bytes, bytes]:
+    """:func:`serialize` as (head, body, NUL) for a writer that takes several chunks: the
+    body goes out as it is, not copied into one joined frame (a large one, say)."""
+    body = frame.body
+    if not body:
+        return _head(frame, version).encode(), b"", b""
+    return _head(frame, version).encode(), body, b"\0"
+
+
+def _head(frame: Frame, version: str | None) -> str:
+    """The command and header lines, and for a body its ``content-length`` and the blank
+    line; for no body the whole frame but its bytes."""
     command, headers, body = frame
     if command not in _PLAIN_COMMANDS and (
         not command or "\n" in command or "\r" in command or "\0" in command
@@ -98,10 +117,7 @@ def serialize(frame: Frame, version: str | None = "1.2") -> bytes:
         raise LocalProtocolError(f"invalid command {command!r}")
     text = serialize_headers(command, headers, version) if headers else ""
     if body:
-        head = (
-            f"{command}\n{text}\ncontent-length:{len(body)}\n\n"
-            if text
-            else (f"{command}\ncontent-length:{len(body)}\n\n")
-        )
-        return b"".join((head.encode(), body, b"\0"))
-    return f"{command}\n{text}\n\n\0".encode() if text else f"{command}\n\n\0".encode()
+        if text:
+            return f"{command}\n{text}\ncontent-length:{len(body)}\n\n"
+        return f"{command}\ncontent-length:{len(body)}\n\n"
+    return f"{command}\n{text}\n\n\0" if text else f"{command}\n\n\0"

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from stompbox.protocol import Frame
 
-__all__ = ["RELAYED_USER", "from_broker", "to_broker"]
+__all__ = ["PRIVATE_QUEUE", "RELAYED_USER", "from_broker", "to_broker"]
 
 RELAYED_USER = "stompbox-user-id"
+
+PRIVATE_QUEUE = (("durable", "false"), ("auto-delete", "true"), ("exclusive", "false"))
+"""Headers of every SUBSCRIBE and SEND to a session's private queue on the broker: on
+RabbitMQ the queue is then deleted with its last consumer (the session), rather than left
+durable for ever; other brokers ignore them. The same on both, or RabbitMQ refuses the
+second declaration."""
 
 
 def to_broker(frame: Frame) -> Frame:

@@ -98,6 +98,11 @@ class ClientRelay:
         system.listeners.append(self._availability)
         self._connect()
 
+    @property
+    def connected(self) -> bool:
+        """Whether this client's own connection to the broker is up."""
+        return self._conn is not None and self._conn.connected
+
     # -- the connection ----------------------------------------------------------------
 
     def _connect(self) -> None:
@@ -284,6 +289,13 @@ class ClientRelay:
             raise RelayUnavailable("broker unavailable", self.system.outage_detail())
         size = len(serialize(frame, "1.2"))
         if self._held_bytes + size > settings.outage_buffer:
+            if not away:  # still connecting: the client waits rather than being refused
+                self._held.append(frame)
+                self._held_bytes += size
+                if not self._paused:
+                    self._paused = True
+                    self.peer.pause()
+                return
             raise RelayUnavailable(
                 "broker unavailable",
                 f"{self.system.outage_detail()}; this connection's {settings.outage_buffer}-byte "

@@ -152,8 +152,10 @@ class RelaySettings:
         """Whether a client's SUBSCRIBE or SEND to ``destination`` would reach the
         instances' own topics (``user_registry``, ``user_broadcast``): by name, or by a
         wildcard over them (RabbitMQ's ``*`` and ``#``, ActiveMQ's ``*`` and ``>``)."""
-        return any(
-            _reaches(destination, name) for name in (self.user_registry, self.user_broadcast)
+        if "*" not in destination and "#" not in destination and ">" not in destination:
+            return destination == self.user_registry or destination == self.user_broadcast
+        return _reaches(destination, self.user_registry) or _reaches(
+            destination, self.user_broadcast
         )
 
     def describe(self) -> str:
