@@ -362,6 +362,9 @@ class HandshakeStream:
     async def write(self, data: bytes) -> None:
         await self.websocket.send(data.decode())
 
+    async def writelines(self, chunks: list[bytes]) -> None:
+        await self.write(b"".join(chunks))
+
     async def close(self) -> None:
         await self.websocket.close()
 

@@ -299,8 +299,8 @@ class StompApp:
         except RelayUnavailable as exc:  # a user destination, published while it is away
             raise BrokerError(exc.message, exc.detail) from None
 
-    def outgoing(self, session: ServerSession, data: bytes) -> bytes:
-        return self.hooks.outgoing(session, data)
+    def outgoing(self, session: ServerSession, chunks: list[bytes]) -> list[bytes]:
+        return self.hooks.outgoing(session, chunks)
 
     # -- running -----------------------------------------------------------------------
 

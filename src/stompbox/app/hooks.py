@@ -52,12 +52,16 @@ class Hooks:
             frame = result
         return frame
 
-    def outgoing(self, session: ServerSession, data: bytes) -> bytes:
+    def outgoing(self, session: ServerSession, chunks: list[bytes]) -> list[bytes]:
         """Run the outbound interceptors over bytes about to be written to ``session``:
         parsed again into frames (deliveries are serialized once for every subscriber),
-        offered to each interceptor, and serialized back; nothing is added without one."""
+        offered to each interceptor, and serialized back; nothing is added (and nothing
+        joined or copied) without one."""
         if not self.outbound:
-            return data
+            return chunks
+        data = b"".join(chunks)
+        if data.strip(b"\r\n") == b"":  # a heart-beat
+            return chunks
         parser = self._parsers.get(session)
         if parser is None:
             parser = self._parsers[session] = FrameParser(
@@ -73,9 +77,7 @@ class Hooks:
                 current = interceptor(current, session)
             if current is not None:
                 out.append(serialize(current, session.conn.version))
-        if data.strip(b"\r\n") == b"":  # a heart-beat
-            return data
-        return b"".join(out)
+        return out
 
     def forget(self, session: ServerSession) -> None:
         self._parsers.pop(session, None)

@@ -77,6 +77,9 @@ class _ClientEnd:
         if not self.server.closing and self.server.session is not None:
             self.server.session.data_received(data)
 
+    async def writelines(self, chunks: list[bytes]) -> None:
+        await self.write(b"".join(chunks))
+
     async def close(self) -> None:
         self.server.close()
 

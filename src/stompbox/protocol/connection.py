@@ -49,8 +49,13 @@ class Connection:
             self._eof = True
 
     def send(self, frame: Frame) -> None:
-        """Queue ``frame``, serialized for the negotiated version: a large body as a chunk
-        of its own, never copied into a joined frame (a relayed message's, say)."""
+        """Queue ``frame``, serialized for the negotiated version."""
+        self._queue_frame(frame)
+
+    def _queue_frame(self, frame: Frame) -> None:
+        """Serialize and queue ``frame``: a large body as a chunk of its own, never copied
+        into a joined frame (a relayed message's, say). Raises
+        :class:`LocalProtocolError` before queueing anything if it cannot be written."""
         if len(frame.body) < SEPARATE_BODY:
             self._queue(serialize(frame, self.version))
             return

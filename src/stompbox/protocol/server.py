@@ -21,7 +21,7 @@ from .heartbeat import format_heartbeat, honour_heartbeat, parse_heartbeat
 from .message import OutgoingMessage, message_head
 from .parser import DEFAULT_LIMITS, Limits
 from .rules import client_frame_problem, negotiate_version
-from .serializer import serialize, writable_headers
+from .serializer import writable_headers
 
 __all__ = ["CONNECT_LIMITS", "ServerConnection", "ServerEvent", "fan_out"]
 
@@ -313,7 +313,7 @@ class ServerConnection(Connection):
         if self.state is _S.CLOSED:
             raise LocalProtocolError(f"cannot send {frame.command}: the connection is closed")
         try:
-            data = serialize(frame, self.version)
+            self._queue_frame(frame)
         except LocalProtocolError:
             if frame.command != "MESSAGE":
                 raise
@@ -324,8 +324,7 @@ class ServerConnection(Connection):
                 self.version,
                 ", ".join(f"header {name!r} ({reason})" for name, reason in dropped),
             )
-            data = serialize(frame._replace(headers=kept), self.version)
-        self._queue(data)
+            self._queue_frame(frame._replace(headers=kept))
 
     def _fail(self, exc: RemoteProtocolError) -> RemoteProtocolError:
         if self.state is not _S.CLOSED:

@@ -210,10 +210,10 @@ class RelayConnection:
         while True:
             await self._output.wait()
             self._output.clear()
-            data = conn.data_to_send(loop.time())
-            if data:
+            chunks = conn.take_output(loop.time())
+            if chunks:
                 try:
-                    await stream.write(data)
+                    await stream.writelines(chunks)  # a large body is not joined: no copy
                 except Exception as exc:  # OSError, or websockets' ConnectionClosed
                     self._lost(f"write failed: {exc}")
                     with contextlib.suppress(Exception):

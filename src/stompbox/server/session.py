@@ -74,7 +74,7 @@ class Application(Protocol):
 
     def disconnected(self, session: ServerSession) -> None: ...
 
-    def outgoing(self, session: ServerSession, data: bytes) -> bytes:
+    def outgoing(self, session: ServerSession, chunks: list[bytes]) -> list[bytes]:
         """See bytes on their way to the client (outbound interceptors)."""
 
     async def start(self) -> None:
@@ -424,9 +424,8 @@ class ServerSession:
                 self.broker.output_lost(session, settling)
             return
         if self.app is not None:
-            transport.write(self.app.outgoing(self, b"".join(chunks)))
-        else:
-            transport.writelines(chunks)
+            chunks = self.app.outgoing(self, chunks)
+        transport.writelines(chunks)
         # what the socket still buffers counts against the outbound buffer too, so that
         # a client is never more than one outbound_buffer behind what it was handed
         socket_buffered = self._charge_socket_buffer()
