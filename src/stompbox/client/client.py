@@ -20,6 +20,7 @@ from stompbox.protocol import (
     ProtocolError,
 )
 
+from .clock import tick_when_due
 from .errors import BrokerErrorFrame, ConnectFailed, ConnectionLost, StompError
 from .handles import ClientLink, Message, Subscription, Transaction
 from .transport import Stream, open_stream
@@ -273,9 +274,7 @@ class Client:
     async def _heartbeat_loop(self, conn: ClientConnection, stream: Stream) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            deadline = conn.next_deadline()
-            await asyncio.sleep(1.0 if deadline is None else max(0.0, deadline - loop.time()))
-            timeout = conn.tick(loop.time())
+            timeout = await tick_when_due(conn)
             if timeout is not None:
                 self._lost(
                     ConnectionLost(f"no heart-beat from the broker for {timeout.silent_for:.1f} s")

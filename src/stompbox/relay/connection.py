@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from stompbox.client.clock import tick_when_due
 from stompbox.client.transport import Stream, open_stream
 from stompbox.net import BrokerURL
 from stompbox.protocol import ClientConnection, ConnectionClosed, Frame, ProtocolError
@@ -191,11 +192,8 @@ class RelayConnection:
 
     async def _clock(self, conn: ClientConnection) -> None:
         """Heart-beats: queue ours when due, and end a connection the broker left silent."""
-        loop = asyncio.get_running_loop()
         while True:
-            deadline = conn.next_deadline()
-            await asyncio.sleep(1.0 if deadline is None else max(0.0, deadline - loop.time()))
-            timeout = conn.tick(loop.time())
+            timeout = await tick_when_due(conn)
             if timeout is not None:
                 self._lost(f"no heart-beat from the broker for {timeout.silent_for:.1f} s")
                 if self._task is not None:
