@@ -157,3 +157,42 @@ def test_acks_of_messages_from_a_lost_connection_are_answered_and_redelivered(
                 await sub.get(0.5)
 
     _outage_test(relayed, body)
+
+
+def test_the_apps_messages_are_not_lost_when_the_broker_dies_under_them(relayed: str) -> None:
+    """The template publishes on while the broker goes and comes back: every message
+    arrives (some maybe twice), since the system session resends what was unconfirmed."""
+
+    async def body(app: StompApp, proxy: Proxy, events: list[bool]) -> None:
+        queue = f"/queue/template-{uuid.uuid4().hex[:8]}"
+        for i in range(200):
+            await app.send(queue, f"m{i}", {"persistent": "true"})
+            if i == 80:
+                await proxy.cut()
+            if i == 120:
+                await proxy.start()
+            await asyncio.sleep(0.005)
+        async with TestClient(app) as client, client.subscribe(queue) as sub:
+            seen: set[str] = set()
+            while len(seen) < 200:
+                seen.add((await sub.get(10)).text)
+        assert False in events and events[-1] is True
+
+    _outage_test(relayed, body)
+
+
+def test_a_message_the_broker_refuses_is_logged_once_and_not_sent_again(
+    rabbitmq: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def body(app: StompApp, proxy: Proxy, events: list[bool]) -> None:
+        queue = f"/queue/after-{uuid.uuid4().hex[:8]}"
+        await _until(lambda: events == [True])
+        await app.send("/bogus/place", "refused by RabbitMQ")
+        await app.send(queue, "fine")
+        async with TestClient(app) as client, client.subscribe(queue) as sub:
+            assert (await sub.get(5)).text == "fine"
+        await asyncio.sleep(0.5)
+
+    _outage_test(rabbitmq, body)
+    refusals = [r for r in caplog.records if "refused a message" in r.message]
+    assert len(refusals) == 1

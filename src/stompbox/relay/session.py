@@ -152,6 +152,8 @@ class ClientRelay:
         self._unacked.clear()
         self._transactions.clear()
         self._send_again()
+        if self._closed:
+            return
         if self._paused:
             self._paused = False
             self.peer.resume()
@@ -164,12 +166,14 @@ class ClientRelay:
     def _send_again(self) -> None:
         """What the lost connection took without confirming it, made good: SENDs are sent
         again (at least once: the broker may have had them), SUBSCRIBEs made again with
-        their receipts, acks answered here; a COMMIT whose outcome is unknown is an ERROR."""
+        their receipts, acks and UNSUBSCRIBEs answered here (the new connection has neither
+        those messages nor that subscription); a transaction frame whose outcome is
+        unknown is an ERROR."""
         again: list[Frame] = []
         for frame in self._awaiting.values():
             command = frame.command
             transaction = frame.get("transaction")
-            if command in ("ACK", "NACK"):
+            if command in ("ACK", "NACK", "UNSUBSCRIBE"):  # moot on a new connection
                 self.peer.receipt(frame)
             elif command in ("BEGIN", "COMMIT", "ABORT"):
                 self._closed = True

@@ -23,6 +23,11 @@ __all__ = ["RelayUnavailable", "SystemSession"]
 log = logging.getLogger("stompbox.relay")
 
 
+UNCONFIRMED_LIMIT = 10_000
+"""SENDs awaiting the broker's receipt that the system session remembers; the oldest
+beyond it is forgotten (a broker may refuse one with an ERROR that names no receipt)."""
+
+
 class RelayUnavailable(Exception):
     """The relayed broker cannot take this now: it is away, and nothing more may wait."""
 
@@ -63,6 +68,10 @@ class SystemSession:
         self._ids = itertools.count(1)
         self._held: deque[Frame] = deque()
         self._held_bytes = 0
+        self._unconfirmed: dict[str, Frame] = {}
+        """SENDs written to the broker and not yet receipted, by receipt id: sent again
+        if the connection is lost first, so that none is lost (at least once)."""
+        self._receipts = itertools.count(1)
         self._runner: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._stopping = False
@@ -114,6 +123,9 @@ class SystemSession:
             conn.start()
             reason = await ended
             self._conn = None
+            unconfirmed, self._unconfirmed = self._unconfirmed, {}
+            self._held.extendleft(reversed(unconfirmed.values()))
+            self._held_bytes += sum(len(serialize(f, "1.2")) for f in unconfirmed.values())
             if self.available:
                 log.warning("relay: lost the broker at %s: %s", self._where(), reason)
                 self._set_available(False, reason)
@@ -138,7 +150,7 @@ class SystemSession:
             conn.send(_subscribe(sub_id, destination))
         held, self._held, self._held_bytes = self._held, deque(), 0
         for frame in held:
-            conn.send(frame)
+            self._transmit(conn, frame)
         self.url = url
         self.away = False
         log.info("relay: system session connected to %s", self._where())
@@ -168,7 +180,7 @@ class SystemSession:
         within ``outage_buffer``); raise :class:`RelayUnavailable` otherwise."""
         conn = self._conn
         if self.available and conn is not None and conn.connected:
-            conn.send(frame)
+            self._transmit(conn, frame)
             return
         settings = self.settings
         if settings.outage == "error" and self.away:
@@ -181,6 +193,14 @@ class SystemSession:
             )
         self._held.append(frame)
         self._held_bytes += size
+
+    def _transmit(self, conn: RelayConnection, frame: Frame) -> None:
+        receipt = f"system-r{next(self._receipts)}"
+        unconfirmed = self._unconfirmed
+        unconfirmed[receipt] = frame
+        if len(unconfirmed) > UNCONFIRMED_LIMIT:  # refused with an ERROR naming no receipt
+            del unconfirmed[next(iter(unconfirmed))]
+        conn.send(Frame(frame.command, (*frame.headers, ("receipt", receipt)), frame.body))
 
     def subscribe(self, destination: str, handler: Callable[[Frame], None]) -> None:
         """Hear ``destination`` (made again on every reconnect)."""
@@ -198,9 +218,18 @@ class SystemSession:
                     entry[1](frame)
                 except Exception:
                     log.exception("relay: a handler of %s failed", entry[0])
+        elif frame.command == "RECEIPT":
+            self._unconfirmed.pop(frame.get("receipt-id") or "", None)
         elif frame.command == "ERROR":
             detail = frame.body.decode("utf-8", "replace").strip()
-            log.error("relay: the broker refused a message: %s %s", frame.get("message"), detail)
+            refused = self._unconfirmed.pop(frame.get("receipt-id") or "", None)
+            where = f" to {refused.get('destination')}" if refused is not None else ""
+            log.error(
+                "relay: the broker refused a message%s (not sent again): %s %s",
+                where,
+                frame.get("message"),
+                detail,
+            )
 
     def outage_detail(self) -> str:
         """Why nothing can reach the broker now, for an ERROR's body."""
