@@ -214,3 +214,28 @@ def test_a_subscriber_that_reads_nothing_holds_bounded_memory(rabbitmq: str) -> 
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
+
+
+def test_activemq_temporary_queues_pass_through(activemq: str) -> None:
+    """ActiveMQ's request/reply: the requester subscribes to its /temp-queue/, the broker
+    rewrites reply-to, and the reply comes back through two relay connections."""
+
+    async def main() -> None:
+        app = StompApp(relay=activemq)
+        service = f"/queue/service-{uuid.uuid4().hex[:8]}"
+        async with (
+            TestClient(app) as requester,
+            TestClient(app) as responder,
+            responder.subscribe(service) as requests,
+            requester.subscribe("/temp-queue/replies") as replies,
+        ):
+            await requester.send(
+                service, "ping", headers={"reply-to": "/temp-queue/replies"}, receipt=True
+            )
+            request = await requests.get(5)
+            reply_to = request.headers["reply-to"]
+            assert reply_to.startswith("/remote-temp-queue/")  # ActiveMQ's, passed through
+            await responder.send(reply_to, "pong", receipt=True)
+            assert (await replies.get(5)).text == "pong"
+
+    run(main())
