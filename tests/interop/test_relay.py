@@ -143,7 +143,9 @@ def test_private_user_queues_go_with_their_session_on_rabbitmq(rabbitmq: str) ->
         out = subprocess.run(
             ["rabbitmqctl", "list_queues", "name", "-q"], capture_output=True, text=True
         ).stdout
-        return [line for line in out.split() if line.startswith(f"inbox-{key}-user")]
+        return [
+            q for q in out.split() if q.startswith("stompbox.u.") and q.endswith(f".inbox-{key}")
+        ]
 
     key = uuid.uuid4().hex[:8]
     app = StompApp(relay=rabbitmq, trust_login=True)
@@ -186,5 +188,43 @@ def test_a_burst_right_after_connect_waits_for_the_relay_instead_of_failing(
                 bodies = [(await sub.get(10)).text for _ in range(401)]
                 assert bodies[-1] == "last"
                 assert [b[:4] for b in bodies[:-1]] == [f"{i:04d}" for i in range(400)]
+
+    run(main())
+
+
+def test_no_wildcard_or_alias_reaches_another_users_private_destinations(relayed: str) -> None:
+    """What a broker's wildcards and RabbitMQ's aliases would let a client do through a
+    relay (read another user's /user/... messages, the instances' registry) is refused,
+    and what is allowed hears nothing of them."""
+    key = uuid.uuid4().hex[:8]
+    app = StompApp(relay=relayed, trust_login=True)
+    rabbit = "61623" in relayed
+    refused = ["/topic/#", "/topic/*", f"/topic/*.{key}", "/queue/>", "/topic/stompbox.#"]
+    if rabbit:
+        refused += ["/exchange/amq.topic/#", "/exchange/amq.topic/stompbox.user-registry"]
+
+    async def main() -> None:
+        async with (
+            TestClient(app, login="alice") as alice,
+            alice.subscribe(f"/user/topic/news{key}") as news,
+            alice.subscribe(f"/user/queue/inbox{key}") as inbox,
+        ):
+            for destination in refused:
+                async with TestClient(app, login="mallory") as mallory:
+                    with pytest.raises(stompbox.BrokerErrorFrame, match="access denied"):
+                        async with mallory.subscribe(destination):
+                            pass
+            async with (
+                TestClient(app, login="mallory") as mallory,
+                mallory.subscribe(f"/topic/news{key}.*") as near,
+                mallory.subscribe(f"/queue/inbox{key}") as same_name,
+            ):
+                await app.send_to_user("alice", f"/topic/news{key}", "for alice")
+                await app.send_to_user("alice", f"/queue/inbox{key}", "for alice")
+                assert (await news.get(5)).text == "for alice"
+                assert (await inbox.get(5)).text == "for alice"
+                for sub in (near, same_name):
+                    with pytest.raises(TimeoutError):
+                        await sub.get(0.3)
 
     run(main())

@@ -11,6 +11,7 @@ import pytest
 from stompbox.protocol import Frame
 from stompbox.relay import Addresses, RelaySettings, RelaySettingsError
 from stompbox.relay.frames import RELAYED_USER, from_broker, to_broker
+from stompbox.relay.names import private_name, reaches_reserved
 from stompbox.relay.system import jittered, worth_logging
 from stompbox.relay.users import RemoteUsers, encode_registry
 
@@ -142,3 +143,36 @@ def test_clients_cannot_reach_the_instances_topics_through_wildcards(
     destination: str, reaches: bool
 ) -> None:
     assert RelaySettings.from_url("stomp://a").internal(destination) is reaches
+
+
+@pytest.mark.parametrize(
+    ("destination", "reserved"),
+    [
+        ("/queue/stompbox.u.0123.inbox", True),
+        ("/topic/stompbox.user-registry", True),
+        ("/topic/#", True),
+        ("/topic/*", True),
+        ("/topic/*.eu", True),
+        ("/queue/>", True),
+        ("/exchange/amq.topic/#", True),
+        ("/exchange/amq.topic/stompbox.#", True),
+        ("/exchange/amq.topic", True),
+        ("/amq/queue/stompbox.u.0123.inbox", True),
+        ("/topic/stock.*", False),
+        ("/topic/stock.#", False),
+        ("/queue/jobs", False),
+        ("/exchange/amq.topic/prices.*", False),
+        ("/amq/queue/jobs", False),
+        ("/temp-queue/replies", False),
+    ],
+)
+def test_names_of_stompboxs_own_on_the_broker_are_out_of_reach(
+    destination: str, reserved: bool
+) -> None:
+    assert reaches_reserved(destination) is reserved
+
+
+def test_private_names_start_with_the_reserved_word() -> None:
+    name = private_name("/queue/inbox.eu", "ab12")
+    assert name == "/queue/stompbox.u.ab12.inbox.eu"
+    assert reaches_reserved(name)

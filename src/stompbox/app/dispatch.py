@@ -16,6 +16,7 @@ from stompbox.broker.message import OWNED_HEADERS, vouched_headers
 from stompbox.protocol import Frame
 from stompbox.relay import RelayUnavailable
 from stompbox.relay.frames import RELAYED_USER, to_broker
+from stompbox.relay.names import reaches_reserved
 from stompbox.server.session import ServerSession
 
 from .conversion import ConversionError
@@ -24,7 +25,7 @@ from .params import Context, Signature
 from .replies import ReplyRouter
 from .routing import MessageRoute, Router
 from .template import Template
-from .users import UserDestinations, private_owner, strip_prefix
+from .users import UserDestinations, strip_prefix
 
 __all__ = ["Dispatcher"]
 
@@ -134,19 +135,23 @@ class Dispatcher:
         return frame
 
     def _check_relayed(self, session: ServerSession, command: str, destination: str) -> None:
-        """What the external broker cannot refuse itself: another session's private user
-        destinations (here or on another instance) and the instances' own topics."""
+        """What the external broker cannot refuse itself: the names stompbox keeps there
+        (private user destinations, the instances' topics), by name or by wildcard, and
+        destinations this instance reserved for another session."""
         owner = self.broker.owner(destination)
-        sid = private_owner(destination)
-        own = session.session.id if session.session is not None else None
         relaying = self.template.relay
         assert relaying is not None
         if (
             (owner is not None and owner is not session.session)
-            or (sid is not None and sid != own)
+            or reaches_reserved(destination)
             or relaying.settings.internal(destination)
         ):
-            raise BrokerError("access denied", f"{command} to {destination} is not allowed")
+            raise BrokerError(
+                "access denied",
+                f"{command} to {destination} is not allowed: through the relay, names "
+                "starting with 'stompbox.' and wildcards in a destination's first word "
+                "are refused (they reach other users' private destinations)",
+            )
 
     def _send(self, session: ServerSession, jobs: _Jobs, frame: Frame) -> bool:
         """Handle a SEND to a handler or a user destination; False if it is the broker's."""

@@ -4,7 +4,6 @@ broker destination private to each session (Spring's ``UserDestinationResolver``
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +11,7 @@ from stompbox.broker import Broker, BrokerError
 from stompbox.broker.message import BROKER_HEADERS, vouched_headers
 from stompbox.protocol import Frame
 from stompbox.relay.frames import PRIVATE_QUEUE, from_broker
+from stompbox.relay.names import private_name
 from stompbox.relay.session import NOTICE_PREFIX
 from stompbox.relay.users import LocalUsers
 from stompbox.server.session import ServerSession
@@ -29,15 +29,8 @@ PRIVATE_MARKER = "-user"
 USER_HEADER = "stompbox-user"
 TARGET_HEADER = "stompbox-user-destination"
 """Headers of a user message broadcast to the other instances: whose, and where."""
-_PRIVATE_NAME = re.compile(re.escape(PRIVATE_MARKER) + r"([0-9a-f]{32})$")
 _notices = itertools.count(1)
 _PRIVATE_QUEUE_NAMES = frozenset(name for name, _ in PRIVATE_QUEUE)
-
-
-def private_owner(destination: str) -> str | None:
-    """The session id a private user destination's broker name ends in, if it is one."""
-    found = _PRIVATE_NAME.search(destination)
-    return found.group(1) if found is not None else None
 
 
 def strip_prefix(destination: str, prefixes: tuple[str, ...]) -> str | None:
@@ -187,7 +180,7 @@ class UserDestinations:
             return
         # the user's sessions on the other instances relaying to the same broker
         for sid in relay.remote_sessions(user, destination):
-            self._publish_private(f"{destination}{PRIVATE_MARKER}{sid}", payload, headers)
+            self._publish_private(self._private(destination, sid), payload, headers)
         if not sessions and not relay.known_elsewhere(user):
             body, content_type = encode_payload(payload)
             out = [(USER_HEADER, user), (TARGET_HEADER, destination)]
@@ -243,6 +236,11 @@ class UserDestinations:
         only that session may subscribe to (the broker refuses everyone else) and whose
         messages show ``/user/queue/updates``."""
         assert session.session is not None
-        resolved = f"{destination}{PRIVATE_MARKER}{session.session.id}"
+        resolved = self._private(destination, session.session.id)
         self.broker.reserve(resolved, session.session, self.prefix + destination)
         return resolved
+
+    def _private(self, destination: str, session_id: str) -> str:
+        if self.template.relay is not None:  # a name no client can reach on that broker
+            return private_name(destination, session_id)
+        return f"{destination}{PRIVATE_MARKER}{session_id}"
