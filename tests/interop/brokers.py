@@ -49,7 +49,7 @@ def stop_rabbitmq_stomp() -> None:
 
     def closed() -> bool:
         port = RABBITMQ_STOMP_PORT
-        return not _accepts(port) and broker_connection_count(port) == 0
+        return not accepts(port) and broker_connection_count(port) == 0
 
     _wait_until(closed, f"RabbitMQ's STOMP listener on {RABBITMQ_STOMP_PORT} to close")
 
@@ -58,7 +58,7 @@ def start_rabbitmq_stomp() -> None:
     """Start RabbitMQ's STOMP plugin again; returns once 61623 accepts."""
     _rabbitmqctl_eval("application:start(rabbitmq_stomp).")
     _wait_until(
-        lambda: _accepts(RABBITMQ_STOMP_PORT),
+        lambda: accepts(RABBITMQ_STOMP_PORT),
         f"RabbitMQ's STOMP listener on {RABBITMQ_STOMP_PORT} to accept",
     )
 
@@ -125,7 +125,8 @@ def _rabbitmqctl_eval(expression: str) -> None:
     )
 
 
-def _accepts(port: int) -> bool:
+def accepts(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:``port``."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return True

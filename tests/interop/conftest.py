@@ -1,21 +1,14 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
+
+from .brokers import accepts as _listening
 
 RABBITMQ_URL = "stomp://guest:guest@127.0.0.1:61623/"  # scripts/rabbitmq.sh's ports
 RABBITMQ_WS_URL = "ws://guest:guest@127.0.0.1:15684/ws"
 ACTIVEMQ_URL = "stomp://guest:guest@127.0.0.1:61633/"  # scripts/activemq.sh's port
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="session")
