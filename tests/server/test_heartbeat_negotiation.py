@@ -58,3 +58,17 @@ def test_a_client_silent_past_its_own_interval_is_closed() -> None:
         start = time.monotonic()
         assert client.next_frame().get("message") == "heart-beat timeout"
         assert 0.25 < time.monotonic() - start < 2.0  # 2 x 150 ms, not 2 x 10 s
+
+
+def test_a_heartbeat_timeout_is_logged_with_the_peer_and_the_intervals(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = ServerConfig(port=0, ws_port=0, heartbeat_floor=100)
+    with ServerThread(config) as server, caplog.at_level("WARNING", "stompbox.server"):
+        client = RawClient(server.port)
+        client.connect("1.2", b"heart-beat:150,0\n")
+        client.next_frame()
+        time.sleep(0.2)
+    lines = [r.getMessage() for r in caplog.records if "no heart-beat" in r.getMessage()]
+    assert lines, [r.getMessage() for r in caplog.records]
+    assert "127.0.0.1" in lines[0] and "every 150 ms" in lines[0] and "2 x" in lines[0]

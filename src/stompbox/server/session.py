@@ -602,10 +602,30 @@ class ServerSession:
             conn.not_reading(now)
         result = conn.tick(now)
         if isinstance(result, (HeartbeatTimeout, ConnectTimeout, FrameTimeout)):
-            log.warning("%s: %s", self.peer, type(result).__name__)
+            log.warning("%s: closed: %s", self.peer, self._timeout_reason(result))
             self._close()
             return
         self._schedule()
+
+    def _timeout_reason(self, result: HeartbeatTimeout | ConnectTimeout | FrameTimeout) -> str:
+        """What an operator needs to know of a timeout: how long, against what."""
+        if isinstance(result, HeartbeatTimeout):
+            beat = self.conn.heartbeat
+            return (
+                f"no heart-beat or frame for {result.silent_for:.1f} s; the client was to "
+                f"send one every {beat.receive_interval * 1000:.0f} ms (heart-beat "
+                f"{beat.send_interval * 1000:.0f},{beat.receive_interval * 1000:.0f} from "
+                f"the server's side; dead after {beat.grace:g} x the interval)"
+            )
+        if isinstance(result, ConnectTimeout):
+            return (
+                f"no CONNECT within {result.waited:.1f} s "
+                f"(connect_timeout {self.config.connect_timeout:g} s)"
+            )
+        return (
+            f"a frame begun {result.waited:.1f} s ago did not end ({result.buffered} bytes "
+            f"of it; frame_timeout {self.config.frame_timeout:g} s)"
+        )
 
     def shutdown(self) -> None:
         """Tell the client the server is going away, then close after pending output."""
