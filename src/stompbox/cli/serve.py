@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,8 @@ from stompbox.broker.config import SlowConsumerPolicy
 from stompbox.broker.store import StoreError
 from stompbox.server.config import ConfigError, ServerConfig
 from stompbox.server.gate import Gatekeeper
+
+from .logs import configure_logging
 
 if TYPE_CHECKING:
     from stompbox.app import StompApp
@@ -96,14 +97,9 @@ def _serve(args: argparse.Namespace) -> int:
         if relay is not None:
             app.use_relay(relay)
         config, broker = app.config, app.broker
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if args.log_level != "debug":  # one line per connection is ours to write
-        logging.getLogger("websockets").setLevel(logging.WARNING)
+    configure_logging(args.log_level, args.log_format)
     try:
-        run(config, broker, app)
+        run(config, broker, app, stats_interval=args.stats_interval)
     except ConfigError as exc:  # a TLS file, found wanting when the listeners start
         print(f"stompbox serve: {exc}", file=sys.stderr)
         return 2
@@ -241,5 +237,19 @@ def add_serve_command(commands: Any) -> None:
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="log level (default info)",
+    )
+    serve.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="lines for people, or one JSON object per line for log shippers (default text)",
+    )
+    serve.add_argument(
+        "--stats-interval",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="log a line of broker statistics this often, as Spring's "
+        "WebSocketMessageBrokerStats does (default 1800; 0 turns it off)",
     )
     serve.set_defaults(func=_serve)

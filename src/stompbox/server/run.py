@@ -73,8 +73,31 @@ async def start_server(
             server.broker.close()
 
 
+def stats_line(server: TcpServer) -> str:
+    """One line of what the broker did so far (Spring's ``WebSocketMessageBrokerStats``)."""
+    broker = server.registry.broker
+    stats = broker.stats
+    return (
+        f"stats: {len(server.registry.sessions)} connection(s), {len(broker.sessions)} "
+        f"session(s); published {stats.published}, delivered {stats.delivered}, "
+        f"redelivered {stats.redelivered}, dead-lettered {stats.dead_lettered}, dropped "
+        f"for slow consumers {stats.dropped_slow_consumer}, producers paused "
+        f"{stats.producers_paused}; {broker.memory.describe()}"
+    )
+
+
+async def _log_stats(server: TcpServer, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        log.info("%s", stats_line(server))
+
+
 async def serve(
-    config: ServerConfig, broker: Broker | None = None, app: Application | None = None
+    config: ServerConfig,
+    broker: Broker | None = None,
+    app: Application | None = None,
+    *,
+    stats_interval: float = 0.0,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then stop accepting, drain and close. SIGHUP
     reloads the TLS certificate for new connections; open ones are not touched."""
@@ -107,12 +130,22 @@ async def serve(
                 "can reach it may use every destination (docs/security.md)",
                 config.host,
             )
+        stats = asyncio.create_task(_log_stats(server, stats_interval)) if stats_interval else None
         await stop.wait()
+        if stats is not None:
+            stats.cancel()
+        log.info("%s", stats_line(server))
         log.info("stopping: %d connection(s) open", len(server.connections))
     log.info("stopped")
 
 
-def run(config: ServerConfig, broker: Broker | None = None, app: Application | None = None) -> None:
+def run(
+    config: ServerConfig,
+    broker: Broker | None = None,
+    app: Application | None = None,
+    *,
+    stats_interval: float = 0.0,
+) -> None:
     """Run :func:`serve` on uvloop when it is installed, else on asyncio's own loop.
 
     The cyclic garbage collector runs less often than Python's default (every 50,000 net
@@ -125,6 +158,6 @@ def run(config: ServerConfig, broker: Broker | None = None, app: Application | N
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(config, broker, app))
+        asyncio.run(serve(config, broker, app, stats_interval=stats_interval))
     else:
-        uvloop.run(serve(config, broker, app))
+        uvloop.run(serve(config, broker, app, stats_interval=stats_interval))
