@@ -234,6 +234,13 @@ class StompApp:
         if self.template.relay is not None:
             await self.template.relay.stop()
 
+    def readiness(self) -> str | None:
+        """None when ready; with a relay, why not while the relayed broker is away."""
+        relay = self.template.relay
+        if relay is not None and relay.running and not relay.system.available:
+            return f"relayed broker unavailable: {relay.system.outage_detail()}"
+        return None
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[StompApp]:
         """``async with app.running():`` - started inside, stopped after."""

@@ -178,6 +178,13 @@ class Broker:
             self._private[destination] = (session, shown)
             session.private.append(destination)
 
+    def queue_depths(self) -> dict[str, tuple[int, int, int]]:
+        """Each queue's waiting messages, their body bytes, and its consumers."""
+        return {
+            name: (len(queue.backlog), queue.backlog_bytes, len(queue.consumers))
+            for name, queue in self._queues.items()
+        }
+
     def owner(self, destination: str) -> Session | None:
         """The session ``destination`` belongs to: reserved for it, or named after it
         (``private_marker`` and its id at the end), reserved or not yet."""

@@ -31,6 +31,8 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["ws_port"] = args.ws_port
     if args.ws_path is not None:
         overrides["ws_path"] = args.ws_path
+    if args.http_port is not None:
+        overrides["http_port"] = args.http_port
     for name in ("tls_cert", "tls_key", "tls_ca", "tls_port"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
@@ -237,6 +239,12 @@ def add_serve_command(commands: Any) -> None:
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="log level (default info)",
+    )
+    serve.add_argument(
+        "--http-port",
+        type=int,
+        metavar="PORT",
+        help="management listener: /healthz, /readyz, /metrics (default 15672; 0 turns it off)",
     )
     serve.add_argument(
         "--log-format",

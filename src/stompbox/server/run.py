@@ -13,6 +13,7 @@ from stompbox.broker import Broker
 from stompbox.net import is_loopback
 
 from .config import ServerConfig
+from .management import start_management
 from .registry import SessionRegistry
 from .session import Application
 from .tcp import TcpServer
@@ -131,9 +132,12 @@ async def serve(
                 config.host,
             )
         stats = asyncio.create_task(_log_stats(server, stats_interval)) if stats_interval else None
+        management = await start_management(server) if config.http_port else None
         await stop.wait()
         if stats is not None:
             stats.cancel()
+        if management is not None:
+            management.close()
         log.info("%s", stats_line(server))
         log.info("stopping: %d connection(s) open", len(server.connections))
     log.info("stopped")

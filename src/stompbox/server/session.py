@@ -77,6 +77,9 @@ class Application(Protocol):
     def outgoing(self, session: ServerSession, chunks: list[bytes]) -> list[bytes]:
         """See bytes on their way to the client (outbound interceptors)."""
 
+    def readiness(self) -> str | None:
+        """None when ready to serve, or why not (a relayed broker away): ``/readyz``."""
+
     async def start(self) -> None:
         """Start what runs beside the sessions (a relay's connection); counted."""
 

@@ -1,0 +1,234 @@
+"""The management listener (RabbitMQ's 15672): health and readiness probes and
+Prometheus metrics, as a plain ASGI app that uvicorn serves beside the broker.
+
+Metrics are read from the broker's counters when they are scraped: nothing is added to
+the path of a frame. With users configured (``[security]``), every route but
+``/healthz`` wants HTTP Basic credentials of a user with the ``management`` role; without,
+the listener is as open as the broker (and, like it, on loopback by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from stompbox.security.authn import Credentials
+
+from .gate import Refusal
+
+if TYPE_CHECKING:
+    from .registry import SessionRegistry
+    from .tcp import TcpServer
+
+log = logging.getLogger("stompbox.server")
+
+__all__ = [
+    "MANAGEMENT_ROLE",
+    "Management",
+    "ManagementListener",
+    "start_management",
+    "transport_of",
+]
+
+MANAGEMENT_ROLE = "management"
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def transport_of(peer: str) -> str:
+    """``ws:10.0.0.7:5123`` -> ``ws``; a bare ``host:port`` is plain TCP."""
+    scheme, _, rest = peer.partition(":")
+    return scheme if scheme in ("ws", "wss", "tls", "sockjs") and rest else "tcp"
+
+
+class _Collector:
+    """What Prometheus scrapes, read from the registry and its broker at that moment."""
+
+    def __init__(self, registry: SessionRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        registry = self.registry
+        broker = registry.broker
+        connections = GaugeMetricFamily(
+            "stompbox_connections", "Open client connections", labels=["transport"]
+        )
+        counts: dict[str, int] = {"tcp": 0, "tls": 0, "ws": 0, "wss": 0, "sockjs": 0}
+        for session in registry.sessions:
+            kind = transport_of(session.peer)
+            counts[kind] = counts.get(kind, 0) + 1
+        for kind, count in counts.items():
+            connections.add_metric([kind], count)
+        yield connections
+        yield GaugeMetricFamily(
+            "stompbox_sessions", "Connected STOMP sessions", value=len(broker.sessions)
+        )
+        stats = broker.stats
+        for name, value, text in (
+            ("published", stats.published, "Messages the broker took"),
+            ("delivered", stats.delivered, "MESSAGE frames handed to subscribers"),
+            ("redelivered", stats.redelivered, "Messages delivered again"),
+            ("dead_lettered", stats.dead_lettered, "Messages moved to a dead-letter queue"),
+            (
+                "dropped_slow_consumer",
+                stats.dropped_slow_consumer,
+                "Topic messages dropped for slow subscribers",
+            ),
+            ("producers_paused", stats.producers_paused, "Times a publisher was paused"),
+        ):
+            yield CounterMetricFamily(f"stompbox_messages_{name}", text, value=value)
+        depth = GaugeMetricFamily(
+            "stompbox_queue_messages", "Messages waiting in a queue", labels=["queue"]
+        )
+        size = GaugeMetricFamily(
+            "stompbox_queue_bytes", "Body bytes waiting in a queue", labels=["queue"]
+        )
+        consumers = GaugeMetricFamily(
+            "stompbox_queue_consumers", "Consumers of a queue", labels=["queue"]
+        )
+        for name, (messages, body_bytes, count) in sorted(broker.queue_depths().items()):
+            depth.add_metric([name], messages)
+            size.add_metric([name], body_bytes)
+            consumers.add_metric([name], count)
+        yield from (depth, size, consumers)
+        memory = broker.memory
+        yield GaugeMetricFamily(
+            "stompbox_memory_used_bytes", "Bytes held against the memory budget", value=memory.used
+        )
+        yield GaugeMetricFamily(
+            "stompbox_memory_budget_bytes", "The memory budget", value=memory.limit
+        )
+        app = registry.app
+        if app is not None:
+            yield GaugeMetricFamily(
+                "stompbox_ready",
+                "1 when the application is ready (a relayed broker is up)",
+                value=0 if app.readiness() else 1,
+            )
+
+
+class Management:
+    """``/healthz``, ``/readyz`` and ``/metrics`` for one server's registry."""
+
+    def __init__(self, registry: SessionRegistry) -> None:
+        self.registry = registry
+        self.metrics = CollectorRegistry(auto_describe=False)
+        self.metrics.register(_Collector(registry))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if scope["method"] not in ("GET", "HEAD"):
+            await _answer(send, 405, "text/plain", b"GET only\n")
+        elif path == "/healthz":
+            await _answer(send, 200, "text/plain", b"ok\n")
+        elif path not in ("/readyz", "/metrics"):
+            await _answer(send, 404, "text/plain", b"not found: /healthz /readyz /metrics\n")
+        elif not await self._allowed(scope):
+            await _answer(
+                send,
+                401,
+                "text/plain",
+                f"management needs a user with the {MANAGEMENT_ROLE!r} role\n".encode(),
+                (b"www-authenticate", b'Basic realm="stompbox"'),
+            )
+        elif path == "/readyz":
+            app = self.registry.app
+            why = app.readiness() if app is not None else None
+            body = json.dumps({"ready": why is None, "reason": why}).encode()
+            await _answer(send, 200 if why is None else 503, "application/json", body)
+        else:
+            text = generate_latest(self.metrics)
+            await _answer(send, 200, "text/plain; version=0.0.4; charset=utf-8", text)
+
+    async def _allowed(self, scope: Scope) -> bool:
+        """With users configured, Basic credentials of a user with the management role,
+        checked by the server's gatekeeper (its delays after failures included)."""
+        gate = self.registry.gate
+        if gate.policy.users is None:
+            return True
+        headers = dict(scope["headers"])
+        value = headers.get(b"authorization", b"")
+        if not value.lower().startswith(b"basic "):
+            return False
+        try:
+            login, _, passcode = base64.b64decode(value[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        client = scope.get("client") or ("", 0)
+        credentials = Credentials(login, passcode, {}, None, None, client[0])
+        outcome = await gate.authenticate(credentials, f"http:{client[0]}:{client[1]}", None)
+        if isinstance(outcome, Refusal):
+            return False
+        identity = outcome[1]
+        return identity is not None and MANAGEMENT_ROLE in identity.roles
+
+
+async def _answer(
+    send: Send, status: int, content_type: str, body: bytes, *extra: tuple[bytes, bytes]
+) -> None:
+    headers = [(b"content-type", content_type.encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ManagementListener:
+    """uvicorn serving :class:`Management` on a socket of ours (so that a port in use is
+    an error we log, not uvicorn's exit of the whole process), without its signal
+    handling (``stompbox serve`` has its own)."""
+
+    def __init__(self, registry: SessionRegistry, sock: socket.socket) -> None:
+        import uvicorn
+
+        class _Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        config = uvicorn.Config(
+            Management(registry), lifespan="off", log_level="warning", access_log=False
+        )
+        self.server = _Server(config)
+        self.task = asyncio.get_running_loop().create_task(self.server.serve(sockets=[sock]))
+
+    def close(self) -> None:
+        self.server.should_exit = True
+
+
+async def start_management(server: TcpServer) -> ManagementListener | None:
+    """The management listener on ``host:http_port``, or None (logged) if that port
+    cannot be had: the broker goes on without health and metrics."""
+    config = server.config
+    try:
+        sock = socket.create_server((config.host, config.http_port), reuse_port=False)
+    except OSError as exc:
+        log.error(
+            "management listener: cannot listen on %s:%d (%s); /healthz, /readyz and "
+            "/metrics are off (--http-port moves it, 0 turns it off)",
+            config.host,
+            config.http_port,
+            exc.strerror or exc,
+        )
+        return None
+    listener = ManagementListener(server.registry, sock)
+    port = sock.getsockname()[1]
+    log.info("management on http://%s:%d (/healthz, /readyz, /metrics)", config.host, port)
+    return listener
