@@ -8,6 +8,7 @@ their subparsers.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from stompbox._version import __version__
 
@@ -20,6 +21,11 @@ __all__ = ["build_parser", "load_app", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    return _build()[0]
+
+
+def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser, and each subcommand's parser by name."""
     parser = argparse.ArgumentParser(
         prog="stompbox", description="A STOMP 1.0/1.1/1.2 broker and tools."
     )
@@ -29,10 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_commands(commands)
     add_bench_command(commands)
     add_passwd_command(commands)
-    return parser
+    return parser, dict(commands.choices)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser, subparsers = _build()
+    words = sys.argv[1:] if argv is None else argv
+    # argparse hands a subcommand's unknown options back to the top parser, which would
+    # print its own usage; the usage of the subcommand they were given to helps more.
+    args, unknown = parser.parse_known_args(words)
+    if unknown:
+        given_after = words.index(unknown[0]) > words.index(args.command)
+        (subparsers[args.command] if given_after else parser).error(
+            f"unrecognized arguments: {' '.join(unknown)}"
+        )
     result: int = args.func(args)
     return result
