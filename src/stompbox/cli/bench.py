@@ -13,6 +13,8 @@ from .load import FlowResult, flow, latency
 
 __all__ = ["add_bench_command"]
 
+SCENARIOS = ("queue", "topic", "latency")
+
 
 def _bench(args: argparse.Namespace) -> int:
     try:
@@ -22,16 +24,20 @@ def _bench(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"stompbox bench: {exc}", file=sys.stderr)
         return 2
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown or not scenarios:
+        named = f"unknown scenario(s) {', '.join(map(repr, unknown))}" if unknown else "none given"
+        print(
+            f"stompbox bench: --scenarios: {named}; choose from {', '.join(SCENARIOS)}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         stomp_connect(url).close()
     except Exception as exc:
         print(f"stompbox bench: cannot use {url.host}:{url.port}: {exc}", file=sys.stderr)
         return 1
-    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    unknown = set(scenarios) - {"queue", "topic", "latency"}
-    if unknown:
-        print(f"stompbox bench: unknown scenario(s) {', '.join(sorted(unknown))}", file=sys.stderr)
-        return 2
     over = "WebSocket" if url.websocket else "TCP"
     print(f"stompbox bench against {url.host}:{url.port} over {over} (128-byte bodies, auto ack)")
     try:
@@ -73,7 +79,11 @@ def add_bench_command(commands: Any) -> None:
         ),
     )
     bench.add_argument("--url", default="stomp://guest:guest@localhost:61613/")
-    bench.add_argument("--scenarios", default="queue,topic,latency")
+    bench.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated, from {', '.join(SCENARIOS)} (default all)",
+    )
     bench.add_argument("--messages", type=int, default=100_000, help="queue 1->1 messages")
     bench.add_argument("--fanout-messages", type=int, default=10_000)
     bench.add_argument("--subscribers", type=int, default=100)
