@@ -184,3 +184,89 @@ def test_bench_refuses_tls_urls() -> None:
     )
     assert result.returncode == 2
     assert "use stomp://, ws:// or wss://" in result.stderr
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(stompbox(*args), capture_output=True, text=True, timeout=20)
+
+
+@pytest.mark.xfail(
+    reason="the embedded broker refills a prefetch window on each ACK and requeues an "
+    "UNSUBSCRIBEd subscription's unacked messages as redelivered, so the ACK of the "
+    "last printed message hands the CLI one more message (issue 16)"
+)
+def test_subscribe_count_takes_only_what_it_prints(broker_url: str) -> None:
+    for number in range(10):
+        run_cli("send", "/queue/count", f"m{number}", "--url", broker_url).check_returncode()
+    first = run_cli("subscribe", "/queue/count", "--count", "3", "--url", broker_url)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "m0\nm1\nm2\n"
+    rest = run_cli("subscribe", "/queue/count", "--count", "7", "--json", "--url", broker_url)
+    assert rest.returncode == 0, rest.stderr
+    records = [json.loads(line) for line in rest.stdout.splitlines()]
+    assert [record["body"] for record in records] == [f"m{n}" for n in range(3, 10)]
+    assert [record["headers"].get("redelivered", "false") for record in records] == ["false"] * 7
+
+
+def test_subscribe_count_takes_at_most_one_more(broker_url: str) -> None:
+    """What the CLI can do against the embedded broker today: one message at a time."""
+    for number in range(10):
+        run_cli("send", "/queue/count1", f"m{number}", "--url", broker_url).check_returncode()
+    first = run_cli("subscribe", "/queue/count1", "--count", "3", "--url", broker_url)
+    assert first.stdout == "m0\nm1\nm2\n", first.stderr
+    rest = run_cli("subscribe", "/queue/count1", "--count", "7", "--json", "--url", broker_url)
+    records = [json.loads(line) for line in rest.stdout.splitlines()]
+    assert [record["body"] for record in records] == [f"m{n}" for n in range(3, 10)]
+    redelivered = [record["headers"].get("redelivered") == "true" for record in records]
+    assert redelivered[1:] == [False] * 6
+
+
+def test_send_receipt_confirms_on_stderr(broker_url: str) -> None:
+    result = subprocess.run(
+        stompbox("send", "/queue/r", "-", "--lines", "--receipt", "--url", broker_url),
+        input="a\nb\n",
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == "sent 2 message(s) to /queue/r, each confirmed by a RECEIPT\n"
+    quiet = run_cli("send", "/queue/r", "c", "--url", broker_url)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--bogus"],
+        ["send", "/queue/a", "x", "--bogus"],
+        ["subscribe", "/queue/a", "--bogus=1"],
+        ["bench", "--bogus"],
+        ["passwd", "users.toml", "ann", "--bogus"],
+    ],
+)
+def test_bad_option_prints_the_subcommands_usage(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"usage: stompbox {args[0]} ")
+    assert f"stompbox {args[0]}: error: unrecognized arguments: {args[-1]}" in result.stderr
+
+
+def test_bad_top_level_option_prints_the_top_usage() -> None:
+    result = run_cli("--bogus", "serve")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: stompbox [-h]")
+    assert "stompbox: error: unrecognized arguments: --bogus" in result.stderr
+
+
+def test_bench_names_bad_and_valid_scenarios() -> None:
+    # No broker is needed to refuse the option: the check comes before connecting.
+    result = run_cli(
+        "bench", "--scenarios", "queue,bogus", "--url", f"stomp://127.0.0.1:{free_port()}/"
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "stompbox bench: --scenarios: unknown scenario(s) 'bogus'; "
+        "choose from queue, topic, latency\n"
+    )

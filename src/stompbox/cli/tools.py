@@ -60,7 +60,12 @@ async def send_command(args: argparse.Namespace) -> int:
             count += 1
     # Leaving the block sends DISCONNECT and waits for its receipt: the broker handles
     # frames in order, so by then it has every message.
-    if args.verbose:
+    if args.receipt:  # asked for a confirmation: say it came, on stderr as -v does
+        print(
+            f"sent {count} message(s) to {args.destination}, each confirmed by a RECEIPT",
+            file=sys.stderr,
+        )
+    elif args.verbose:
         print(f"sent {count} message(s) to {args.destination}", file=sys.stderr)
     return 0
 
@@ -92,11 +97,16 @@ def format_message(message: Message, args: argparse.Namespace) -> str:
 async def subscribe_command(args: argparse.Namespace) -> int:
     headers = parse_headers(args.header)
     ack = args.ack
-    if args.count and ack == "auto":
+    if args.count:
         # Take no more than we print: with auto ack a queue would hand this process
-        # everything it holds, and what is not printed before exit would be lost.
-        ack = "client-individual"
-        headers.setdefault("prefetch-count", str(args.count))
+        # everything it holds, and what is not printed before exit would be lost. So
+        # acknowledge each message after printing it, and ask for one at a time: every
+        # ACK makes room for another, which a larger window would fill with messages
+        # this process never prints and hands back at exit marked redelivered.
+        if ack == "auto":
+            ack = "client-individual"
+        headers.setdefault("prefetch-count", "1")  # stompbox's and RabbitMQ's header
+        headers.setdefault("activemq.prefetchSize", "1")  # ActiveMQ's
     async with (
         connect(args.url, connect_timeout=args.timeout) as client,
         client.subscribe(args.destination, ack=ack, headers=headers) as sub,
