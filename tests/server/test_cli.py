@@ -107,8 +107,14 @@ alice = "{hash_password("secret")}"
     ("content", "message"),
     [
         ("[server]\nport = 'x'\n", "port"),
+        ('[server]\nport = "abc"\n', "[server] port = 'abc': expected an integer 0-65535"),
+        ("[limits]\nmax_body_size = -1\n", "[limits] max_body_size = -1: expected an integer"),
+        (
+            "[broker]\nslow_consumer_policy = 'slow'\n",
+            "slow_consumer_policy = 'slow': expected one of 'drop-oldest', 'drop-newest'",
+        ),
         ("[server]\nbogus = 1\n", "unknown key(s) in [server]: bogus"),
-        ("[broker]\nseparator = ':'\n", "separator must be"),
+        ("[broker]\nseparator = ':'\n", "[broker] separator = ':': expected one of '/', '.'"),
         ("not toml = = =", "not valid TOML"),
         ("[nonsense]\n", "unknown section(s) nonsense"),
         ('[users]\nalice = "secret"\n', "stompbox passwd"),

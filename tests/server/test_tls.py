@@ -418,8 +418,11 @@ def test_bad_files_are_named(
     [
         ({"tls_cert": "a.pem"}, "tls_cert needs tls_key"),
         ({"tls_key": "a.key"}, "tls_key needs tls_cert"),
-        ({"tls_client_cert": "sometimes"}, "tls_client_cert must be 'optional' or 'required'"),
-        ({"tls_port": 70000}, "tls_port must be 0-65535"),
+        (
+            {"tls_client_cert": "sometimes"},
+            r"\[server\] tls_client_cert = 'sometimes': expected one of 'optional', 'required'",
+        ),
+        ({"tls_port": 70000}, r"tls_port = 70000: expected an integer 0-65535"),
     ],
 )
 def test_config_checks(server: dict[str, Any], message: str) -> None:

@@ -31,7 +31,11 @@ def _default_prefixes() -> dict[str, DestinationKind]:
 
 @dataclass(slots=True)
 class BrokerConfig:
-    """Broker behaviour and limits. ``None`` is not accepted for limits: each is finite."""
+    """Broker behaviour and limits. ``None`` is not accepted for limits: each is finite.
+
+    Every integer limit must be at least 1 (0 would refuse every message, subscription
+    or transaction) except ``max_redeliveries`` and ``max_transactions``, where 0 means
+    what their docstrings say; ``stompbox serve`` refuses anything else at start-up."""
 
     prefixes: dict[str, DestinationKind] = field(default_factory=_default_prefixes)
     """Destination prefixes and their semantics; anything else is refused."""
@@ -50,14 +54,16 @@ class BrokerConfig:
     """Body bytes held for one such subscriber; the slow-consumer policy applies past
     either limit."""
     slow_consumer_policy: SlowConsumerPolicy = SlowConsumerPolicy.DROP_OLDEST
+    """``drop-oldest``, ``drop-newest`` or ``disconnect``."""
     max_redeliveries: int = 5
-    """A queue message NACKed or returned this many times more goes to the dead-letter queue."""
+    """A queue message NACKed or returned this many times more goes to the dead-letter
+    queue; 0 dead-letters it at the first."""
     dead_letter_prefix: str = "DLQ."
     """``/queue/orders`` dead-letters to ``/queue/DLQ.orders``."""
     max_subscriptions: int = 1_024
     """Per connection."""
     max_transactions: int = 16
-    """Open transactions per connection."""
+    """Open transactions per connection; 0 refuses every BEGIN."""
     max_transaction_frames: int = 10_000
     """Frames buffered in one transaction."""
     max_transaction_bytes: int = 64 * 1024 * 1024
@@ -68,7 +74,7 @@ class BrokerConfig:
     buffers); past it publishers are not read. Default: two fifths of the machine's
     memory. A string such as ``"256MiB"`` is accepted too."""
     memory_grace: float = 30.0
-    """Seconds a publisher may stay blocked by the memory budget before it gets an ERROR
+    """Seconds (above 0) a publisher may stay blocked by the memory budget before it gets an ERROR
     naming the budget and is closed."""
     store: str | None = None
     """Path of an SQLite file for queue messages sent with ``persistent:true``; None keeps

@@ -40,7 +40,9 @@ class Limits:
     """Bounds on what a peer may make the parser buffer; ``None`` disables one.
 
     Every limit is checked while bytes arrive, so that a peer cannot make the parser hold
-    more than ``max_frame_size`` bytes by never finishing a frame.
+    more than ``max_frame_size`` bytes by never finishing a frame. A limit that is set is
+    at least 1 (``stompbox serve`` refuses 0 and negative ones at start-up: a 0
+    ``max_body_size`` would refuse every SEND with a body).
     """
 
     max_frame_size: int | None = 17 * 1024 * 1024
@@ -49,6 +51,7 @@ class Limits:
     """16 MiB, as RabbitMQ's and ActiveMQ's own test suites send; a server's memory
     budget, not this limit, bounds what many such frames can cost together."""
     max_headers: int | None = 128
+    """Header lines in one frame."""
     max_header_length: int | None = 8 * 1024
     """One header line (or the command line), in bytes, without its EOL."""
 

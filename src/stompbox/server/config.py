@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stompbox._version import __version__
-from stompbox.broker.config import BrokerConfig, DestinationKind, SlowConsumerPolicy
+from stompbox.broker.config import BrokerConfig
 from stompbox.protocol.parser import DEFAULT_LIMITS, Limits
 from stompbox.protocol.server import CONNECT_LIMITS
 from stompbox.security.acl import rules_from_toml
@@ -16,22 +16,30 @@ from stompbox.security.authn import SecurityPolicy
 from stompbox.security.config import SecurityConfig
 from stompbox.security.origins import OriginPolicy
 
-__all__ = ["ConfigError", "ServerConfig"]
+from .config_rules import ConfigError, check_section
 
-
-class ConfigError(ValueError):
-    """The configuration file or an option is wrong; the message says which and why."""
+__all__ = ["SECTIONS", "ConfigError", "ServerConfig"]
 
 
 @dataclass(slots=True)
 class ServerConfig:
-    """Everything ``stompbox serve`` can be told. Every limit has a finite default."""
+    """Everything ``stompbox serve`` can be told. Every limit has a finite default.
+
+    What each key accepts is checked by :mod:`stompbox.server.config_rules`: an integer
+    must be at least 1 unless its docstring says 0 is allowed, a float (seconds) must be
+    above 0, and a value of the wrong type is refused with the key named."""
 
     host: str = "127.0.0.1"
+    """Address to listen on (all transports)."""
     port: int = 61613
+    """STOMP over TCP, 0-65535; 0 asks the system for any free port."""
     ws_port: int = 15674
-    """WebSocket listener (RabbitMQ Web-STOMP's port); 0 turns it off."""
+    """WebSocket listener (RabbitMQ Web-STOMP's port), 0-65535; 0 turns it off."""
     ws_path: str = "/ws"
+    """The WebSocket endpoint's path; starts with ``/``."""
+    http_port: int = 15672
+    """The management listener (``/healthz``, ``/readyz``, ``/metrics``) of ``stompbox
+    serve``, on ``host``; 0 turns it off."""
     sockjs: bool = True
     """SockJS at ``ws_path`` too (``http://host:ws_port/ws/info``, the fallback transports
     of ``new SockJS(url)``); raw WebSocket stays at ``ws_path`` itself."""
@@ -62,13 +70,15 @@ class ServerConfig:
     """No negotiated heart-beat interval is shorter than this (ms)."""
     heartbeat_required: int = 0
     """When set (ms), clients silent for this long times the grace factor are closed even
-    if they negotiated no heart-beats; 0 follows the spec (TCP keep-alive still applies)."""
+    if they negotiated no heart-beats; 0 (the default) follows the spec (TCP keep-alive
+    still applies)."""
     keepalive_idle: int = 60
     """TCP keep-alive: seconds of silence before probing, so that dead peers of clients
     that negotiate no heart-beats are reclaimed too (about 2 minutes in all)."""
     outbound_buffer: int = 1024 * 1024
     """Bytes a connection may have waiting to be written before it counts as slow."""
     max_connections: int = 65_536
+    """Open connections in all (all transports together)."""
     max_connections_per_address: int = 4_096
     """Open connections from one source address (all transports together)."""
     connect_attempts_per_minute: int = 6_000
@@ -82,13 +92,14 @@ class ServerConfig:
     """PEM certificate chain; with ``tls_key``, STOMP over TLS listens on ``tls_port`` and
     the WebSocket listener serves WSS."""
     tls_key: str | None = None
+    """PEM private key of ``tls_cert``."""
     tls_ca: str | None = None
     """PEM CA bundle for client certificates: when set, a client certificate is asked
     for and verified (``tls_client_cert`` says whether it is required)."""
     tls_client_cert: str = "optional"
     """With ``tls_ca``: ``optional`` or ``required``."""
     tls_port: int = 61614
-    """STOMP over TLS, when ``tls_cert`` is set; 0 turns it off."""
+    """STOMP over TLS, when ``tls_cert`` is set; 0-65535, 0 turns it off."""
     security: SecurityConfig = field(default_factory=SecurityConfig)
     """Authentication and access rules (``[security]``, ``[users]``, ``[[acl]]``)."""
     virtual_hosts: list[str] | None = None
@@ -96,6 +107,7 @@ class ServerConfig:
     shutdown_grace: float = 5.0
     """Seconds to let connections drain on SIGINT/SIGTERM."""
     server_name: str = f"stompbox/{__version__}"
+    """CONNECTED's ``server`` header."""
     relay: dict[str, Any] | None = None
     """TOML's ``[relay]`` as written, for :class:`stompbox.relay.RelaySettings` (which
     checks it) when an application starts."""
@@ -131,32 +143,26 @@ class ServerConfig:
         if unknown:
             raise ConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}")
         config = cls()
+        where = f"{source}: "
         try:
-            server = dict(data.get("server", {}))
-            _check_keys(source, "server", server, cls)
-            if "heartbeat" in server:
-                server["heartbeat"] = tuple(server["heartbeat"])
+            _check_keys(source, "server", data.get("server", {}))
+            server = check_section("server", cls, data.get("server", {}), where)
             config = replace(config, **server)
             if "limits" in data:
-                _check_keys(source, "limits", data["limits"], Limits)
-                config.limits = replace(DEFAULT_LIMITS, **data["limits"])
+                _check_keys(source, "limits", data["limits"])
+                limits = check_section("limits", Limits, data["limits"], where)
+                config.limits = replace(DEFAULT_LIMITS, **limits)
             if "connect_limits" in data:
-                _check_keys(source, "connect_limits", data["connect_limits"], Limits)
-                config.connect_limits = replace(CONNECT_LIMITS, **data["connect_limits"])
+                _check_keys(source, "connect_limits", data["connect_limits"])
+                limits = check_section("connect_limits", Limits, data["connect_limits"], where)
+                config.connect_limits = replace(CONNECT_LIMITS, **limits)
             if "broker" in data:
-                broker = dict(data["broker"])
-                _check_keys(source, "broker", broker, BrokerConfig)
-                if "prefixes" in broker:
-                    broker["prefixes"] = {
-                        prefix: DestinationKind(kind) for prefix, kind in broker["prefixes"].items()
-                    }
-                if "slow_consumer_policy" in broker:
-                    broker["slow_consumer_policy"] = SlowConsumerPolicy(
-                        broker["slow_consumer_policy"]
-                    )
+                _check_keys(source, "broker", data["broker"])
+                broker = check_section("broker", BrokerConfig, data["broker"], where)
                 config.broker = BrokerConfig(**broker)
             security = dict(data.get("security", {}))
-            _check_keys(source, "security", security, SecurityConfig)
+            _check_keys(source, "security", security)
+            security = check_section("security", SecurityConfig, security, where)
             if "users" in data:
                 security["users"] = {str(k): str(v) for k, v in data["users"].items()}
             if "acl" in data:
@@ -173,45 +179,21 @@ class ServerConfig:
         return config
 
     def validate(self) -> None:
-        if not 0 <= self.port < 65536:
-            raise ConfigError(f"port must be 0-65535, not {self.port}")
-        if not 0 <= self.ws_port < 65536:
-            raise ConfigError(
-                f"ws_port must be 0-65535 (0 turns WebSocket off), not {self.ws_port}"
-            )
+        """Check every value (its type and range, as from a file) and how they combine."""
+        for section, cls, values in (
+            ("server", ServerConfig, self),
+            ("limits", Limits, self.limits),
+            ("connect_limits", Limits, self.connect_limits),
+            ("broker", BrokerConfig, self.broker),
+        ):
+            keys = SECTIONS[section]
+            check_section(section, cls, {key: getattr(values, key) for key in keys})
         if not self.ws_path.startswith("/"):
             raise ConfigError(f"ws_path must start with '/', not {self.ws_path!r}")
-        for name in (
-            "connect_timeout",
-            "frame_timeout",
-            "heartbeat_grace",
-            "shutdown_grace",
-            "sockjs_heartbeat",
-            "sockjs_disconnect_delay",
-        ):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive, not {getattr(self, name)}")
-        if not isinstance(self.heartbeat_required, int) or self.heartbeat_required < 0:
-            raise ConfigError(
-                f"heartbeat_required must be 0 or more, not {self.heartbeat_required!r}"
-            )
-        for name in (
-            "heartbeat_floor",
-            "outbound_buffer",
-            "max_connections",
-            "max_connections_per_address",
-            "connect_attempts_per_minute",
-            "keepalive_idle",
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
         try:  # a users file, keys and rules that do not load are a configuration error
             SecurityPolicy(self.security, self.broker.separator, self.broker.prefixes)
         except (OSError, ValueError) as exc:
             raise ConfigError(str(exc)) from None
-        if len(self.heartbeat) != 2 or min(self.heartbeat) < 0:
-            raise ConfigError(f"heartbeat must be two non-negative integers, not {self.heartbeat}")
         try:
             OriginPolicy(self.allowed_origins)
         except (TypeError, ValueError) as exc:
@@ -220,18 +202,25 @@ class ServerConfig:
             raise ConfigError("tls_cert needs tls_key too (the certificate's private key)")
         if self.tls_key is not None and self.tls_cert is None:
             raise ConfigError("tls_key needs tls_cert too")
-        if self.tls_client_cert not in ("optional", "required"):
-            raise ConfigError(
-                f"tls_client_cert must be 'optional' or 'required', not {self.tls_client_cert!r}"
-            )
-        if not 0 <= self.tls_port < 65536:
-            raise ConfigError(
-                f"tls_port must be 0-65535 (0 turns STOMP over TLS off), not {self.tls_port}"
-            )
 
 
-def _check_keys(source: str, section: str, values: dict[str, Any], cls: Any) -> None:
-    known = {f.name for f in fields(cls)}
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "server": tuple(
+        f.name
+        for f in fields(ServerConfig)
+        if f.name not in ("broker", "limits", "connect_limits", "security", "relay")
+    ),
+    "limits": tuple(f.name for f in fields(Limits)),
+    "connect_limits": tuple(f.name for f in fields(Limits)),
+    "broker": tuple(f.name for f in fields(BrokerConfig)),
+    "security": tuple(f.name for f in fields(SecurityConfig) if f.name not in ("users", "acl")),
+}
+"""The keys of each TOML section but ``[users]``, ``[[acl]]`` and ``[relay]`` (whose keys
+are :class:`stompbox.relay.RelaySettings`' fields but ``brokers``, and ``brokers``)."""
+
+
+def _check_keys(source: str, section: str, values: dict[str, Any]) -> None:
+    known = set(SECTIONS[section])
     unknown = set(values) - known
     if unknown:
         raise ConfigError(
