@@ -105,6 +105,8 @@ def test_a_bad_value_names_section_key_value_and_what_is_allowed(
 def test_a_section_is_not_a_key_of_server() -> None:
     with pytest.raises(ConfigError, match=r"unknown key\(s\) in \[server\]: limits"):
         ServerConfig.from_dict({"server": {"limits": {"max_body_size": 1}}})
+    with pytest.raises(ConfigError, match=r"config: \[limits\] must be a table, not 5"):
+        ServerConfig.from_dict({"limits": 5})
 
 
 def test_the_values_allowed_load() -> None:

@@ -142,6 +142,9 @@ class ServerConfig:
         }
         if unknown:
             raise ConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}")
+        for name, table in data.items():
+            if name != "acl" and not isinstance(table, dict):
+                raise ConfigError(f"{source}: [{name}] must be a table, not {table!r}")
         config = cls()
         where = f"{source}: "
         try:
