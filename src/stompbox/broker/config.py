@@ -35,7 +35,7 @@ class BrokerConfig:
 
     Every integer limit must be at least 1 (0 would refuse every message, subscription
     or transaction) except ``max_redeliveries`` and ``max_transactions``, where 0 means
-    what their docstrings say; ``stompbox serve`` refuses anything else at start-up."""
+    what their docstrings say; anything else is refused when the config is made."""
 
     prefixes: dict[str, DestinationKind] = field(default_factory=_default_prefixes)
     """Destination prefixes and their semantics; anything else is refused."""
@@ -88,21 +88,21 @@ class BrokerConfig:
             raise ValueError("memory_budget must be positive")
         if not isinstance(self.memory_grace, (int, float)) or self.memory_grace <= 0:
             raise ValueError(f"memory_grace must be a positive number, not {self.memory_grace!r}")
-        for name in (
-            "queue_max_messages",
-            "queue_max_bytes",
-            "queue_high_water",
-            "topic_pending_messages",
-            "topic_pending_bytes",
-            "max_redeliveries",
-            "max_subscriptions",
-            "max_transactions",
-            "max_transaction_frames",
-            "max_transaction_bytes",
+        for name, least in (
+            ("queue_max_messages", 1),
+            ("queue_max_bytes", 1),
+            ("queue_high_water", 1),
+            ("topic_pending_messages", 1),
+            ("topic_pending_bytes", 1),
+            ("max_redeliveries", 0),
+            ("max_subscriptions", 1),
+            ("max_transactions", 0),
+            ("max_transaction_frames", 1),
+            ("max_transaction_bytes", 1),
         ):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an integer of at least {least}, not {value!r}")
         for prefix in self.prefixes:
             if not prefix.startswith("/") or not prefix.endswith("/"):
                 raise ValueError(f"destination prefix {prefix!r} must start and end with '/'")
