@@ -42,6 +42,8 @@ def _outage_test(
         app.on("broker_unavailable")(lambda e: events.append(e.available))
         try:
             async with app.running():
+                assert app.relay is not None
+                assert await app.relay.system.wait_available(10)  # before any cut
                 await body(app, proxy, events)
         finally:
             await proxy.cut()

@@ -100,6 +100,7 @@ def test_failover_to_the_next_address_when_one_dies_mid_stream(relayed: str) -> 
         assert app.relay is not None
         queue = f"/queue/failover-{uuid.uuid4().hex[:8]}"
         async with TestClient(app) as client, client.subscribe(queue) as sub:
+            assert await app.relay.system.wait_available(10)
             assert app.relay.system.url is not None
             assert app.relay.system.url.port == proxy.port  # the first address, in order
             await client.send(queue, "before", receipt=True)
