@@ -13,6 +13,7 @@ import sys
 from stompbox._version import __version__
 
 from .bench import add_bench_command
+from .config import add_config_command
 from .passwd import add_passwd_command
 from .serve import add_serve_command, load_app
 from .tools import add_client_commands
@@ -35,6 +36,7 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     add_client_commands(commands)
     add_bench_command(commands)
     add_passwd_command(commands)
+    add_config_command(commands)
     return parser, dict(commands.choices)
 
 
