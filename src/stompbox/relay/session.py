@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stompbox.net import BrokerURL
-from stompbox.protocol import Frame, serialize
+from stompbox.protocol import Frame
 
 from .connection import RelayConnection
+from .held import Held
 from .settings import Addresses
 from .system import RelayUnavailable, SystemSession
 
@@ -86,8 +87,7 @@ class ClientRelay:
         self._transactions: set[str] = set()
         self._stale_acks: dict[str, None] = {}
         self._stale_transactions: dict[str, None] = {}
-        self._held: list[Frame] = []
-        self._held_bytes = 0
+        self._held = Held()
         self._awaiting: dict[str, Frame] = {}
         """Relayed frames whose receipt the broker has not sent yet, by receipt id."""
         self._paused = False
@@ -127,8 +127,7 @@ class ClientRelay:
     def _connected(self, conn: RelayConnection, url: BrokerURL) -> None:
         for frame in self._active.values():
             conn.send(frame)
-        held, self._held, self._held_bytes = self._held, [], 0
-        for frame in held:
+        for frame in self._held.take():
             self._relay(conn, frame)
         if self._told_away:
             self._told_away = False
@@ -188,8 +187,7 @@ class ClientRelay:
                     self._active.pop(frame.get("id") or frame.get("destination") or "", None)
                 again.append(frame)
         self._awaiting.clear()
-        self._held[:0] = again
-        self._held_bytes += sum(len(serialize(frame, "1.2")) for frame in again)
+        self._held.put_back(again)
 
     def _written(self, conn: RelayConnection) -> None:
         """The broker took a write: read the client again once it has caught up."""
@@ -291,22 +289,18 @@ class ClientRelay:
         away = self.system.away  # rather than this connection still connecting
         if away and settings.outage == "error" and frame.command not in _HOLDS_IN_ERROR_MODE:
             raise RelayUnavailable("broker unavailable", self.system.outage_detail())
-        size = len(serialize(frame, "1.2"))
-        if self._held_bytes + size > settings.outage_buffer:
-            if not away:  # still connecting: the client waits rather than being refused
-                self._held.append(frame)
-                self._held_bytes += size
-                if not self._paused:
-                    self._paused = True
-                    self.peer.pause()
-                return
+        if self._held.add(frame, settings.outage_buffer):
+            return
+        if away:
             raise RelayUnavailable(
                 "broker unavailable",
                 f"{self.system.outage_detail()}; this connection's {settings.outage_buffer}-byte "
                 "outage buffer is full",
             )
-        self._held.append(frame)
-        self._held_bytes += size
+        self._held.add(frame)  # still connecting: the client waits rather than being refused
+        if not self._paused:
+            self._paused = True
+            self.peer.pause()
 
     # -- frames from the broker --------------------------------------------------------
 

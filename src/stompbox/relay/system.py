@@ -9,13 +9,13 @@ import functools
 import itertools
 import logging
 import random
-from collections import deque
 from collections.abc import Callable
 
 from stompbox.net import BrokerURL
-from stompbox.protocol import Frame, serialize
+from stompbox.protocol import Frame
 
 from .connection import RelayConnection
+from .held import Held
 from .settings import Addresses, RelaySettings
 
 __all__ = ["RelayUnavailable", "SystemSession"]
@@ -66,8 +66,7 @@ class SystemSession:
         self._conn: RelayConnection | None = None
         self._handlers: dict[str, tuple[str, Callable[[Frame], None]]] = {}
         self._ids = itertools.count(1)
-        self._held: deque[Frame] = deque()
-        self._held_bytes = 0
+        self._held = Held()
         self._unconfirmed: dict[str, Frame] = {}
         """SENDs written to the broker and not yet receipted, by receipt id: sent again
         if the connection is lost first, so that none is lost (at least once)."""
@@ -124,8 +123,7 @@ class SystemSession:
             reason = await ended
             self._conn = None
             unconfirmed, self._unconfirmed = self._unconfirmed, {}
-            self._held.extendleft(reversed(unconfirmed.values()))
-            self._held_bytes += sum(len(serialize(f, "1.2")) for f in unconfirmed.values())
+            self._held.put_back(unconfirmed.values())
             if self.available:
                 log.warning("relay: lost the broker at %s: %s", self._where(), reason)
                 self._set_available(False, reason)
@@ -148,8 +146,7 @@ class SystemSession:
         assert conn is not None
         for sub_id, (destination, _) in self._handlers.items():
             conn.send(_subscribe(sub_id, destination))
-        held, self._held, self._held_bytes = self._held, deque(), 0
-        for frame in held:
+        for frame in self._held.take():
             self._transmit(conn, frame)
         self.url = url
         self.away = False
@@ -185,14 +182,11 @@ class SystemSession:
         settings = self.settings
         if settings.outage == "error" and self.away:
             raise RelayUnavailable("broker unavailable", self.outage_detail())
-        size = len(serialize(frame, "1.2"))
-        if self._held_bytes + size > settings.outage_buffer:
+        if not self._held.add(frame, settings.outage_buffer):
             raise RelayUnavailable(
                 "broker unavailable",
                 f"{self.outage_detail()}; the {settings.outage_buffer}-byte outage buffer is full",
             )
-        self._held.append(frame)
-        self._held_bytes += size
 
     def _transmit(self, conn: RelayConnection, frame: Frame) -> None:
         receipt = f"system-r{next(self._receipts)}"
