@@ -13,11 +13,14 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = [
     "ACTIVEMQ_STOMP_PORT",
     "RABBITMQ_STOMP_PORT",
+    "Restart",
     "broker_connection_count",
+    "restart_of",
     "start_activemq",
     "start_rabbitmq_stomp",
     "stop_activemq",
@@ -140,3 +143,18 @@ def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0)
         if time.monotonic() > deadline:
             raise TimeoutError(f"waited {timeout} s for {what}")
         time.sleep(0.05)
+
+
+class Restart(NamedTuple):
+    """How to take one real broker away and bring it back, and its STOMP port."""
+
+    stop: Callable[[], None]
+    start: Callable[[], None]
+    port: int
+
+
+def restart_of(url: str) -> Restart:
+    """The :class:`Restart` of the broker ``url`` names (by its port)."""
+    if f":{RABBITMQ_STOMP_PORT}/" in url:
+        return Restart(stop_rabbitmq_stomp, start_rabbitmq_stomp, RABBITMQ_STOMP_PORT)
+    return Restart(stop_activemq, start_activemq, ACTIVEMQ_STOMP_PORT)

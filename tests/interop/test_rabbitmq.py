@@ -38,23 +38,6 @@ def test_queue_round_trip_and_headers(rabbitmq: str) -> None:
     run(main())
 
 
-def test_topic_fan_out(rabbitmq: str) -> None:
-    topic = unique("/topic/")
-
-    async def main() -> None:
-        async with (
-            stompbox.connect(rabbitmq) as a,
-            stompbox.connect(rabbitmq) as b,
-            a.subscribe(topic) as sa,
-            b.subscribe(topic) as sb,
-        ):
-            await a.send(topic, "news", receipt=True)
-            assert (await sa.get(5)).text == "news"
-            assert (await sb.get(5)).text == "news"
-
-    run(main())
-
-
 def test_nack_redelivers_and_ack_settles(rabbitmq: str) -> None:
     queue = unique("/queue/")
 

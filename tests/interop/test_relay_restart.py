@@ -8,7 +8,6 @@ import contextlib
 import signal
 import subprocess
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import stompbox
@@ -21,27 +20,15 @@ from ..support import free_port, run, wait_for_port
 from ..support import stompbox as stompbox_command
 from .brokers import (
     broker_connection_count,
-    start_activemq,
-    start_rabbitmq_stomp,
-    stop_activemq,
-    stop_rabbitmq_stomp,
+    restart_of,
 )
-
-RESTARTS: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
-    "rabbitmq": (stop_rabbitmq_stomp, start_rabbitmq_stomp),
-    "activemq": (stop_activemq, start_activemq),
-}
-
-
-def _kind(url: str) -> str:
-    return "rabbitmq" if parse_url(url).port == 61623 else "activemq"
 
 
 def test_broker_restart_loses_no_acknowledged_persistent_message(relayed: str) -> None:
     """Publishers keep sending persistent messages with receipts while the broker stops
     and starts; every message the broker confirmed is consumed afterwards (some twice:
     at-least-once), and the app heard the broker go and come back."""
-    stop, start = RESTARTS[_kind(relayed)]
+    stop, start, _ = restart_of(relayed)
     queue = f"/queue/restart-{uuid.uuid4().hex[:8]}"
     total = 120
 
