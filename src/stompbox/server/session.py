@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -132,6 +133,8 @@ class ServerSession:
         "app",
         "attributes",
         "broker",
+        "bytes_in",
+        "bytes_out",
         "client_cert",
         "config",
         "conn",
@@ -139,6 +142,7 @@ class ServerSession:
         "handshake",
         "identity",
         "loop",
+        "opened_at",
         "peer",
         "principal",
         "session",
@@ -175,6 +179,12 @@ class ServerSession:
         """The verified name and roles of ``principal``: what access rules, ``user-id``
         and user destinations go by."""
         self.attributes: dict[str, Any] = {}
+        self.opened_at = time.time()
+        """When the connection was accepted (seconds since the epoch), for the admin API."""
+        self.bytes_in = 0
+        """Bytes read from the client, STOMP frames and heart-beats."""
+        self.bytes_out = 0
+        """Bytes handed to the transport for the client."""
         self.broker = broker
         self.config = config
         self.transport = transport
@@ -219,6 +229,7 @@ class ServerSession:
         if conn.closed:
             self._heard = True  # lingering: dropped
             return
+        self.bytes_in += len(data)
         memory = self.broker.memory
         held = memory.used
         conn.receive_data(data, self.loop.time())
@@ -410,9 +421,11 @@ class ServerSession:
         session = self.session
         if session is not None and session.settling:
             settling, session.settling = session.settling, []
+        size = sum(map(len, chunks))
+        self.bytes_out += size
         limit = self.conn.output_limit
         if limit is not None:  # until written, the bytes count against the outbound buffer
-            self.conn.output_limit = max(limit - sum(map(len, chunks)), 0)
+            self.conn.output_limit = max(limit - size, 0)
         return chunks, settling
 
     def write_output(self, output: Output) -> None:
