@@ -190,11 +190,6 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(stompbox(*args), capture_output=True, text=True, timeout=20)
 
 
-@pytest.mark.xfail(
-    reason="the embedded broker refills a prefetch window on each ACK and requeues an "
-    "UNSUBSCRIBEd subscription's unacked messages as redelivered, so the ACK of the "
-    "last printed message hands the CLI one more message (issue 16)"
-)
 def test_subscribe_count_takes_only_what_it_prints(broker_url: str) -> None:
     for number in range(10):
         run_cli("send", "/queue/count", f"m{number}", "--url", broker_url).check_returncode()
@@ -208,17 +203,16 @@ def test_subscribe_count_takes_only_what_it_prints(broker_url: str) -> None:
     assert [record["headers"].get("redelivered", "false") for record in records] == ["false"] * 7
 
 
-def test_subscribe_count_takes_at_most_one_more(broker_url: str) -> None:
-    """What the CLI can do against the embedded broker today: one message at a time."""
-    for number in range(10):
-        run_cli("send", "/queue/count1", f"m{number}", "--url", broker_url).check_returncode()
-    first = run_cli("subscribe", "/queue/count1", "--count", "3", "--url", broker_url)
-    assert first.stdout == "m0\nm1\nm2\n", first.stderr
-    rest = run_cli("subscribe", "/queue/count1", "--count", "7", "--json", "--url", broker_url)
-    records = [json.loads(line) for line in rest.stdout.splitlines()]
-    assert [record["body"] for record in records] == [f"m{n}" for n in range(3, 10)]
-    redelivered = [record["headers"].get("redelivered") == "true" for record in records]
-    assert redelivered[1:] == [False] * 6
+def test_subscribe_count_with_a_smaller_prefetch_given(broker_url: str) -> None:
+    """A window set with -H still takes exactly N, without waiting on held ACKs."""
+    for number in range(6):
+        run_cli("send", "/queue/count2", f"m{number}", "--url", broker_url).check_returncode()
+    args = ("--url", broker_url, "-H", "prefetch-count:2", "--ack", "client-individual")
+    first = run_cli("subscribe", "/queue/count2", "--count", "5", *args)
+    assert first.stdout == "".join(f"m{n}\n" for n in range(5)), first.stderr
+    last = run_cli("subscribe", "/queue/count2", "--count", "1", "--json", "--url", broker_url)
+    [record] = [json.loads(line) for line in last.stdout.splitlines()]
+    assert (record["body"], record["headers"].get("redelivered")) == ("m5", None)
 
 
 def test_send_receipt_confirms_on_stderr(broker_url: str) -> None:

@@ -375,6 +375,58 @@ class TestAcks:
         broker.close_session(consumer.session)
         assert broker.stats.redelivered == 0
 
+    def test_unsubscribe_then_ack_takes_exactly_what_was_processed(
+        self, broker: Broker
+    ) -> None:
+        """The ACK of the last wanted message, sent after UNSUBSCRIBE, refills nothing."""
+        consumer, producer = Client(broker), Client(broker)
+        for i in range(3):
+            producer.send("/queue/q", str(i).encode())
+        consumer.subscribe("/queue/q", ack="client-individual", prefetch_count="1")
+        [first] = consumer.received()
+        broker.unsubscribe(consumer.session, Frame("UNSUBSCRIBE", (("id", "0"),)))
+        consumer.ack(first.get("ack") or "")
+        assert consumer.received() == []
+        assert broker.queue_depth("/queue/q") == 2
+        broker.close_session(consumer.session)
+        rest = Client(broker)
+        rest.subscribe("/queue/q")
+        assert [(m.body, m.get("redelivered")) for m in rest.received()] == [
+            (b"1", None),
+            (b"2", None),
+        ]
+        assert broker.stats.redelivered == 0
+
+    def test_unsubscribed_messages_nacked_or_left_go_back(self, broker: Broker) -> None:
+        consumer, producer = Client(broker), Client(broker)
+        producer.send("/queue/q", b"a")
+        producer.send("/queue/q", b"b")
+        consumer.subscribe("/queue/q", ack="client-individual", prefetch_count="2")
+        a, _b = consumer.received()
+        broker.unsubscribe(consumer.session, Frame("UNSUBSCRIBE", (("id", "0"),)))
+        assert broker.queue_depth("/queue/q") == 0  # and the queue itself is forgotten
+        consumer.ack(a.get("ack") or "", "NACK")
+        other = Client(broker)
+        other.subscribe("/queue/q")
+        [back] = other.received()
+        assert (back.body, back.get("redelivered")) == (b"a", "true")
+        broker.close_session(consumer.session)  # b was never settled: it goes back too
+        [left] = other.received()
+        assert (left.body, left.get("redelivered")) == (b"b", "true")
+
+    def test_unsubscribed_messages_kept_are_bounded(self) -> None:
+        broker = Broker(BrokerConfig(max_subscriptions=1))
+        consumer, producer = Client(broker), Client(broker)
+        producer.send("/queue/q", b"a")
+        producer.send("/queue/q", b"b")
+        for sub_id in ("1", "2"):
+            consumer.subscribe("/queue/q", sub_id, ack="client", prefetch_count="1")
+            consumer.received()
+            broker.unsubscribe(consumer.session, Frame("UNSUBSCRIBE", (("id", sub_id),)))
+        # only the latest ended subscription keeps its message: the first's went back
+        assert broker.queue_depth("/queue/q") == 1
+        assert len(consumer.session.unsubscribed) == 1
+
 
 class TestTransactions:
     def test_sends_take_effect_on_commit(self, broker: Broker) -> None:

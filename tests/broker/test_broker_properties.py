@@ -21,7 +21,7 @@ def held_bytes(broker: Broker) -> int:
     for session in broker.sessions.values():
         messages += session.settling
         transactions += sum(tx.size for tx in session.transactions.values())
-        for sub in session.subscriptions.values():
+        for sub in [*session.subscriptions.values(), *session.unsubscribed.values()]:
             messages += list(sub.unacked.values()) + list(sub.pending)
     return sum(len(m.body) + MESSAGE_OVERHEAD for m in messages) + transactions
 

@@ -133,3 +133,26 @@ def test_cli_against_rabbitmq(rabbitmq: str) -> None:
         timeout=30,
     ).stdout
     assert out == "a\nb\n"
+
+
+def test_cli_subscribe_count_on_rabbitmq_takes_at_most_one_more(rabbitmq: str) -> None:
+    """RabbitMQ refuses an ACK after UNSUBSCRIBE, so there the CLI takes one message at a
+    time, and the ACK of the last one may be refilled with one more (redelivered later)."""
+    queue = unique("/queue/")
+    cli = [sys.executable, "-m", "stompbox.cli"]
+    for number in range(5):
+        subprocess.run([*cli, "send", queue, f"m{number}", "--url", rabbitmq], check=True)
+    first = subprocess.run(
+        [*cli, "subscribe", queue, "--count", "2", "--url", rabbitmq],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (first.returncode, first.stdout) == (0, "m0\nm1\n"), first.stderr
+    rest = subprocess.run(
+        [*cli, "subscribe", queue, "--count", "3", "--url", rabbitmq],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (rest.returncode, rest.stdout) == (0, "m2\nm3\nm4\n"), rest.stderr

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from stompbox.protocol.frames import Frame
@@ -222,6 +222,9 @@ class Broker:
         self._return_unsent(unsent)
         for sub in list(session.subscriptions.values()):
             self._remove_subscription(sub)  # which hands its queue to other consumers
+        for sub in session.unsubscribed.values():
+            self._give_back(sub)
+        session.unsubscribed.clear()
         for destination in session.private:
             self._private.pop(destination, None)
         session.private.clear()
@@ -686,15 +689,17 @@ class Broker:
             sub_id = destination
         if sub is None:
             raise BrokerError("unknown subscription", f"no subscription with id {sub_id!r}")
-        self._remove_subscription(sub)
+        self._remove_subscription(sub, keep_unacked=True)
 
-    def _remove_subscription(self, sub: Subscription) -> None:
+    def _remove_subscription(self, sub: Subscription, *, keep_unacked: bool = False) -> None:
         session = sub.session
         session.subscriptions.pop(sub.id, None)
         queue = sub.queue
         if queue is not None:
             queue.consumers.remove(sub)
-            if sub.unacked:
+            if sub.unacked and keep_unacked:
+                self._keep_unacked(session, sub)
+            elif sub.unacked:
                 self._return_to_queue(queue, list(sub.unacked.values()))
                 sub.unacked.clear()
             self._dispatch(queue)
@@ -709,6 +714,29 @@ class Broker:
             sub.unacked.clear()
             sub.pending.clear()
             sub.pending_bytes = 0
+
+    def _keep_unacked(self, session: Session, sub: Subscription) -> None:
+        """Leave an UNSUBSCRIBEd queue subscription's delivered messages with its session,
+        which may still ACK or NACK them: a consumer can take exactly what it processed
+        (``stompbox subscribe --count``: UNSUBSCRIBE, then ACK the last message) instead
+        of having the ACK's refill handed back as a redelivery. At most max_subscriptions
+        are kept; past that the oldest's messages go back to its queue."""
+        kept = session.unsubscribed
+        if len(kept) >= self.config.max_subscriptions:
+            self._give_back(kept.pop(next(iter(kept))))
+        kept[sub.number] = sub
+
+    def _give_back(self, sub: Subscription) -> None:
+        """Return an ended queue subscription's unacked messages to its queue, which may
+        have been forgotten (and so is looked up again) while nobody consumed it."""
+        assert sub.queue is not None
+        name = sub.queue.name
+        queue = self._queue(name)
+        self._return_to_queue(queue, list(sub.unacked.values()))
+        sub.unacked.clear()
+        self._dispatch(queue)
+        if not queue.consumers and not queue.backlog and not queue.blocked:
+            self._queues.pop(name, None)
 
     # -- ACK / NACK --------------------------------------------------------------------
 
@@ -725,16 +753,19 @@ class Broker:
         self.ack(session, frame)  # the same path: _settle looks at the command
 
     def _find_ack(self, session: Session, frame: Frame) -> tuple[Subscription, str]:
+        subs: Iterable[Subscription] = session.subscriptions.values()
+        if session.unsubscribed:
+            subs = [*subs, *session.unsubscribed.values()]
         if session.version == "1.2":
             ack_id = frame.get("id") or ""
             message_id, _, number = ack_id.rpartition(".")
-            for sub in session.subscriptions.values():
+            for sub in subs:
                 if str(sub.number) == number and ack_id in sub.unacked:
                     return sub, ack_id
         else:
             message_id = frame.get("message-id") or ""
             sub_id = frame.get("subscription")
-            for sub in session.subscriptions.values():
+            for sub in subs:
                 if sub_id is not None and sub.id != sub_id:
                     continue
                 ack_id = f"{message_id}.{sub.number}"
@@ -753,6 +784,8 @@ class Broker:
         if frame.command == "NACK":
             # NACK means the same in every ack mode: this one message was not processed.
             message = unacked.pop(ack_id)
+            if sub.queue is not None and sub.number in session.unsubscribed:
+                sub.queue = self._queue(sub.queue.name)  # forgotten while unconsumed?
             if sub.queue is not None and frame.get("requeue") == "false":
                 self._dead_letter(message)  # RabbitMQ's header: give up on it now
             elif sub.queue is not None:
@@ -768,7 +801,13 @@ class Broker:
                     break
         else:
             self._forget(unacked.pop(ack_id))
-        self._refill(sub)
+        if session.unsubscribed.get(sub.number) is not sub:
+            self._refill(sub)
+            return
+        if not unacked:
+            del session.unsubscribed[sub.number]
+        if sub.queue is not None and frame.command == "NACK":
+            self._dispatch(sub.queue)
 
     # -- transactions ------------------------------------------------------------------
 

@@ -121,6 +121,7 @@ class Session:
         "sink",
         "subscriptions",
         "transactions",
+        "unsubscribed",
         "user",
         "version",
         "writable",
@@ -140,6 +141,10 @@ class Session:
         self.writable = True
         self.closed = False
         self.subscriptions: dict[str, Subscription] = {}
+        self.unsubscribed: dict[int, Subscription] = {}
+        """Queue subscriptions ended by UNSUBSCRIBE, by number, whose delivered messages
+        still await this session's ACK or NACK (a JMS session's messages outlive their
+        consumer); what is left of them goes back to the queue when the session ends."""
         self.transactions: dict[str, Transaction] = {}
         self.blocked_on: QueueDestination[Subscription, Session] | None = None
         self._numbers = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import sys
@@ -97,29 +98,42 @@ def format_message(message: Message, args: argparse.Namespace) -> str:
 async def subscribe_command(args: argparse.Namespace) -> int:
     headers = parse_headers(args.header)
     ack = args.ack
-    if args.count:
-        # Take no more than we print: with auto ack a queue would hand this process
-        # everything it holds, and what is not printed before exit would be lost. So
-        # acknowledge each message after printing it, and ask for one at a time: every
-        # ACK makes room for another, which a larger window would fill with messages
-        # this process never prints and hands back at exit marked redelivered.
-        if ack == "auto":
-            ack = "client-individual"
-        headers.setdefault("prefetch-count", "1")  # stompbox's and RabbitMQ's header
-        headers.setdefault("activemq.prefetchSize", "1")  # ActiveMQ's
-    async with (
-        connect(args.url, connect_timeout=args.timeout) as client,
-        client.subscribe(args.destination, ack=ack, headers=headers) as sub,
-    ):
-        received = 0
-        async for message in sub:
-            sys.stdout.write(format_message(message, args) + "\n")
-            sys.stdout.flush()
-            if ack != "auto":
-                await message.ack()
-            received += 1
-            if args.count and received >= args.count:
-                break
+    if args.count and ack == "auto":
+        # with auto ack a queue would hand this process everything it holds, and what
+        # is not printed before exit would be lost: acknowledge what is printed instead
+        ack = "client"
+    held: list[Message] = []
+    async with connect(args.url, connect_timeout=args.timeout) as client:
+        # Each ACK makes room for one more message, so the ACKs of the last ``window``
+        # messages wait until after UNSUBSCRIBE, which only stompbox accepts (RabbitMQ
+        # refuses them); elsewhere it is one at a time, and the last ACK may have one
+        # more message handed over, and back as redelivered at exit.
+        late_acks = (client.server or "").startswith("stompbox/")
+        window = min(args.count, 100) if late_acks else 1
+        if args.count:
+            given = headers.setdefault("prefetch-count", str(window))  # stompbox's, RabbitMQ's
+            headers.setdefault("activemq.prefetchSize", given)  # ActiveMQ's
+            window = int(given) if given.isdigit() and int(given) else window
+        try:
+            async with client.subscribe(args.destination, ack=ack, headers=headers) as sub:
+                received = 0
+                async for message in sub:
+                    sys.stdout.write(format_message(message, args) + "\n")
+                    sys.stdout.flush()
+                    received += 1
+                    if ack == "auto":
+                        pass
+                    elif late_acks and args.count and received > args.count - window:
+                        held.append(message)  # its ACK now would be refilled past N
+                    else:
+                        await message.ack()
+                    if args.count and received >= args.count:
+                        break
+        finally:
+            # UNSUBSCRIBEd: stompbox takes these ACKs and hands nothing more for them
+            with contextlib.suppress(StompError, OSError):  # if lost, the broker has them
+                for message in held[-1:] if ack == "client" else held:
+                    await message.ack()
     return 0
 
 
