@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: serve test check services bench bench-report fuzz examples clean
+.PHONY: serve test check services bench bench-report fuzz examples docs dist clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -56,6 +56,15 @@ bench-report: $(VENV)/.installed
 ## fuzz: run the parser fuzz target for a minute (FUZZ_SECONDS to change)
 fuzz: $(VENV)/.installed
 	$(PY) fuzz/fuzz_parser.py --seconds $${FUZZ_SECONDS:-60}
+
+## docs: build the docs site (docs/*.md and the API reference) into build/site, strictly
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+## dist: build the sdist and the wheel into dist/ (pip install dist/stompbox-*.whl)
+dist: $(VENV)/.installed
+	rm -rf dist
+	$(PY) -m build --outdir dist
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis
