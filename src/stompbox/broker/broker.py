@@ -415,6 +415,7 @@ class Broker:
             queue = self._queue(destination)
             persistent = self.store is not None and ("persistent", "true") in headers
             self._enqueue(queue, message, persistent)
+            queue.published += 1
             return queue
         subs: list[Subscription] = []
         targets: list[tuple[ServerConnection, str]] = []
@@ -445,6 +446,7 @@ class Broker:
             if persistent:
                 self._store(message)
             self.memory.charge(len(message.body) + MESSAGE_OVERHEAD)
+            queue.delivered += 1
             self._deliver(consumer, message)
             return
         config = self.config
@@ -561,6 +563,7 @@ class Broker:
             consumer = queue.next_consumer()
             if consumer is None:
                 break
+            queue.delivered += 1
             self._deliver(consumer, queue.pop())
         if queue.blocked and (
             len(backlog) < self.config.queue_high_water // 2 or not queue.consumers

@@ -27,7 +27,16 @@ class QueueDestination(Generic[C, P]):
     sessions that use it.
     """
 
-    __slots__ = ("_next", "backlog", "backlog_bytes", "blocked", "consumers", "name")
+    __slots__ = (
+        "_next",
+        "backlog",
+        "backlog_bytes",
+        "blocked",
+        "consumers",
+        "delivered",
+        "name",
+        "published",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -37,6 +46,10 @@ class QueueDestination(Generic[C, P]):
         self.blocked: list[P] = []
         """Producers whose reading is paused until the backlog drains."""
         self._next = 0
+        self.published = 0
+        """Messages the broker accepted into this queue (for per-queue rates)."""
+        self.delivered = 0
+        """Messages handed from it to consumers, redeliveries included."""
 
     def next_consumer(self) -> C | None:
         """The next consumer in round-robin order that can take a message now."""

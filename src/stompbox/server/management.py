@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from stompbox.security.authn import Credentials
 
+from .admin import AdminApi
 from .gate import Refusal
 
 if TYPE_CHECKING:
@@ -126,6 +127,8 @@ class Management:
         self.registry = registry
         self.metrics = CollectorRegistry(auto_describe=False)
         self.metrics.register(_Collector(registry))
+        self.admin = AdminApi(registry)
+        """The JSON API under ``/api/`` (server/admin.py), behind the same credentials."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -136,11 +139,12 @@ class Management:
         if scope["type"] != "http":
             return
         path = scope["path"]
-        if scope["method"] not in ("GET", "HEAD"):
+        api = path.startswith("/api/")  # which answers methods and 405 by route itself
+        if scope["method"] not in ("GET", "HEAD") and not api:
             await _answer(send, 405, "text/plain", b"GET only\n")
         elif path == "/healthz":
             await _answer(send, 200, "text/plain", b"ok\n")
-        elif path not in ("/readyz", "/metrics"):
+        elif path not in ("/readyz", "/metrics") and not api:
             await _answer(send, 404, "text/plain", b"not found: /healthz /readyz /metrics\n")
         elif not await self._allowed(scope):
             await _answer(
@@ -150,6 +154,8 @@ class Management:
                 f"management needs a user with the {MANAGEMENT_ROLE!r} role\n".encode(),
                 (b"www-authenticate", b'Basic realm="stompbox"'),
             )
+        elif api:
+            await self.admin(scope, receive, send)
         elif path == "/readyz":
             app = self.registry.app
             why = app.readiness() if app is not None else None

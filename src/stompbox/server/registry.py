@@ -37,6 +37,10 @@ class SessionRegistry:
         self.app = app
         self.sessions: set[ServerSession] = set()
         """Open sessions of every transport."""
+        self.numbers: dict[ServerSession, int] = {}
+        """Each open session's number, counted from 1 in the order they opened: the
+        management API's connection id (stable while it is open, never reused)."""
+        self._opened = 0
         self.gate = Gatekeeper(config)
         """Authentication, access rules and per-address bounds, shared by every session."""
         self.output = OutputScheduler(broker.store)
@@ -85,11 +89,14 @@ class SessionRegistry:
             gate=self.gate,
         )
         self.sessions.add(session)
+        self._opened += 1
+        self.numbers[session] = self._opened
         self.gate.connections.acquire(session.address)
         return session
 
     def _lost(self, session: ServerSession) -> None:
         self.sessions.discard(session)
+        self.numbers.pop(session, None)
         self.gate.connections.release(session.address)
 
     def _memory_changed(self, over: bool) -> None:
