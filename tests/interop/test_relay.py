@@ -228,3 +228,50 @@ def test_no_wildcard_or_alias_reaches_another_users_private_destinations(relayed
                         await sub.get(0.3)
 
     run(main())
+
+
+def test_what_a_client_sends_and_leaves_at_once_reaches_the_broker(relayed: str) -> None:
+    """``stompbox send`` through a relaying ``serve``: its SEND and DISCONNECT arrive
+    before the client's own broker connection is up, and the client goes at once. The
+    SEND waits for that connection (it was lost before), with or without a receipt; and
+    ``subscribe --count`` then takes what it prints (one at a time, by the broker's rules:
+    CONNECTED says ``(relay)``)."""
+    import subprocess
+
+    from ..support import free_port, wait_for_port
+    from ..support import stompbox as command
+
+    port = free_port()
+    url = f"stomp://127.0.0.1:{port}/"
+    process = subprocess.Popen(
+        command(
+            "serve", "--port", str(port), "--ws-port", "0", "--http-port", "0", "--relay", relayed
+        ),
+        stderr=subprocess.DEVNULL,
+    )
+    queue = f"/queue/leave-{uuid.uuid4().hex[:8]}"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command(*args, "--url", url), capture_output=True, text=True, timeout=30
+        )
+
+    try:
+        wait_for_port(port)
+        for number in range(3):
+            assert cli("send", queue, f"m{number}").returncode == 0
+        assert cli("send", queue, "m3", "--receipt").returncode == 0
+        first = cli("subscribe", queue, "--count", "2")
+        assert (first.returncode, first.stdout) == (0, "m0\nm1\n"), first.stderr
+    finally:
+        process.terminate()
+        process.wait(10)
+
+    async def rest() -> list[str]:
+        async with stompbox.connect(relayed) as client, client.subscribe(queue) as sub:
+            bodies = [(await sub.get(5)).text for _ in range(2)]
+            with pytest.raises(TimeoutError):
+                await sub.get(0.5)
+            return bodies
+
+    assert run(rest()) == ["m2", "m3"]

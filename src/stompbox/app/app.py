@@ -62,6 +62,11 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+RELAY_COMMENT = " (relay)"
+"""Added to CONNECTED's ``server`` header (a comment, as the specification allows) when
+broker destinations are relayed."""
+
+
 class StompApp:
     """Handlers, a broker and the glue between them; several may live in one process."""
 
@@ -147,6 +152,10 @@ class StompApp:
         relaying.local_users = users.local_users
         relaying.on_broadcast = users.from_broadcast
         self.template.relay = relaying
+        if not self.config.server_name.endswith(RELAY_COMMENT):
+            # CONNECTED says so: a relayed broker's rules apply (RabbitMQ refuses an ACK
+            # after UNSUBSCRIBE, which the embedded broker takes)
+            self.config.server_name += RELAY_COMMENT
 
     # -- registration: sugar over routes (see :class:`Router`) -------------------------
 

@@ -12,6 +12,7 @@ import sys
 
 from stompbox._version import __version__
 
+from .admin import add_admin_commands
 from .bench import add_bench_command
 from .config import add_config_command
 from .passwd import add_passwd_command
@@ -37,6 +38,7 @@ def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     add_bench_command(commands)
     add_passwd_command(commands)
     add_config_command(commands)
+    add_admin_commands(commands)
     return parser, dict(commands.choices)
 
 

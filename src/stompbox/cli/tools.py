@@ -105,10 +105,12 @@ async def subscribe_command(args: argparse.Namespace) -> int:
     held: list[Message] = []
     async with connect(args.url, connect_timeout=args.timeout) as client:
         # Each ACK makes room for one more message, so the ACKs of the last ``window``
-        # messages wait until after UNSUBSCRIBE, which only stompbox accepts (RabbitMQ
-        # refuses them); elsewhere it is one at a time, and the last ACK may have one
-        # more message handed over, and back as redelivered at exit.
-        late_acks = (client.server or "").startswith("stompbox/")
+        # messages wait until after UNSUBSCRIBE, which only stompbox's own broker takes
+        # (RabbitMQ refuses them, and so does a stompbox relaying to it); elsewhere it is
+        # one at a time, and the last ACK may have one more handed over (and back,
+        # marked redelivered, at exit).
+        server = client.server or ""  # "stompbox/0.1.0 (relay)" has a broker's rules
+        late_acks = server.startswith("stompbox/") and " " not in server
         window = min(args.count, 100) if late_acks else 1
         if args.count:
             given = headers.setdefault("prefetch-count", str(window))  # stompbox's, RabbitMQ's

@@ -18,6 +18,9 @@ class Held:
         self._frames: deque[Frame] = deque()
         self.size = 0
 
+    def __len__(self) -> int:
+        return len(self._frames)
+
     def add(self, frame: Frame, limit: int | None = None) -> bool:
         """Hold ``frame`` after the others; with ``limit``, only if the held frames then
         take at most that many bytes (False: not held)."""

@@ -12,6 +12,7 @@ the old connection held is lost with it: its COMMIT gets an ERROR, never a recei
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -35,6 +36,8 @@ acknowledged here, since the broker never sent them."""
 STALE_LIMIT = 10_000
 """Acknowledgement ids and transactions of lost connections remembered per client."""
 DISCONNECT_TIMEOUT = 5.0
+CLOSE_WAIT = 10.0
+"""How long a departed client's frames wait for its broker connection to come up."""
 """Seconds to wait for the broker's receipt of a client's DISCONNECT."""
 SPREAD = 1.0
 """Clients reconnect at random within this many seconds of the broker coming back."""
@@ -92,6 +95,8 @@ class ClientRelay:
         """Relayed frames whose receipt the broker has not sent yet, by receipt id."""
         self._paused = False
         self._disconnect: Frame | None = None
+        self._up: asyncio.Event | None = None
+        """Set once connected, for a close that waits to deliver what is held."""
         self._timer: asyncio.TimerHandle | None = None
         self._told_away = False
         self._closed = False
@@ -129,6 +134,8 @@ class ClientRelay:
             conn.send(frame)
         for frame in self._held.take():
             self._relay(conn, frame)
+        if self._up is not None:
+            self._up.set()
         if self._told_away:
             self._told_away = False
             self.peer.notify(True, f"{url.scheme}://{url.host}:{url.port}")
@@ -205,7 +212,18 @@ class ClientRelay:
             self._timer = asyncio.get_running_loop().call_later(delay, self._connect)
 
     async def close(self) -> None:
-        """The client went: DISCONNECT from the broker, and forget everything."""
+        """The client went: DISCONNECT from the broker, and forget everything.
+
+        Frames it sent while its broker connection was still being made wait for that
+        connection first (within CLOSE_WAIT): a client that sends and leaves at once
+        must not lose what it sent. In an outage they are dropped, as the client's
+        missing receipts tell it."""
+        conn = self._conn
+        if self._held and conn is not None and not conn.connected and not self.system.away:
+            self._up = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_WAIT):
+                    await self._up.wait()
         self._closed = True
         if self._availability in self.system.listeners:
             self.system.listeners.remove(self._availability)
@@ -243,6 +261,14 @@ class ClientRelay:
             )
         conn = self._conn
         if command == "DISCONNECT":
+            if self._held and frame.get("receipt") is not None and not self.system.away:
+                # behind frames waiting for this connection: the broker's receipt answers
+                # once it has them all
+                self._disconnect = frame
+                self._held.add(frame)
+                loop = asyncio.get_running_loop()
+                loop.call_later(CLOSE_WAIT + DISCONNECT_TIMEOUT, self._disconnect_late)
+                return True
             if conn is None or not conn.connected or frame.get("receipt") is None:
                 return False
             self._disconnect = frame
