@@ -27,6 +27,7 @@ from .matching import TopicIndex, has_wildcard, split_destination
 from .memory import MESSAGE_OVERHEAD, MemoryBudget
 from .message import BROKER_HEADERS, Message, check_user_id
 from .queues import QueueDestination
+from .retention import Retention, parse_resume
 from .session import Session, SessionSink, Subscription, Transaction
 from .store import MessageStore, StoreError
 
@@ -91,6 +92,10 @@ class Broker:
         self.sync_soon: Callable[[], object] | None = None
         """Called when the store gains changes to commit; the server sets it to schedule
         :meth:`sync` within the event-loop turn."""
+        self.retention: Retention | None = None
+        """Retained topics' windows (:mod:`stompbox.broker.retention`); None when off."""
+        if self.config.retain_topics:
+            self.retention = Retention(self.config, self._run, self.memory)
         self.store: MessageStore | None = None
         if self.config.store:
             self.store = MessageStore(self.config.store, on_change=self._store_changed)
@@ -420,6 +425,9 @@ class Broker:
         subs: list[Subscription] = []
         targets: list[tuple[ServerConnection, str]] = []
         matched = self._topics.match(destination, prefix)
+        retention = self.retention
+        if retention is not None and retention.record(message) and retention.marks:
+            matched = retention.mark_first(message, matched, self._offer)
         if private is not None:  # only its session's: not another's wildcard subscription
             matched = [sub for sub in matched if sub.session is private[0]]
         for sub in matched:
@@ -491,6 +499,18 @@ class Broker:
         if not room:
             session.writable = False
         self.stats.delivered += 1
+
+    def _offer(self, sub: Subscription, message: Message, replay: bool = False) -> None:
+        """Deliver one topic message to one subscriber, or hold it, as a fan-out would; a
+        replay (bounded by the retention window) is written even past a full output."""
+        writable = replay or sub.session.writable
+        if sub.pending or not writable or not (sub.ack == "auto" or sub.has_room()):
+            self._hold(sub, message)
+        else:
+            self._deliver(sub, message)
+
+    def _replay(self, sub: Subscription, message: Message) -> None:
+        self._offer(sub, message, replay=True)
 
     def _hold(self, sub: Subscription, message: Message) -> None:
         """Keep a topic message for a subscriber without room, per the slow-consumer policy.
@@ -660,6 +680,11 @@ class Broker:
             raise BrokerError(
                 "invalid prefetch-count", f"prefetch-count {prefetch_text!r} is not a number"
             )
+        resume = parse_resume(frame.get("resume-from"), frame.get("since"))
+        if resume is not None:
+            if kind is _QUEUE or self.retention is None:
+                raise BrokerError("not retained", f"{destination} keeps no messages to resume from")
+            self.retention.check(destination, wildcard, resume)
         sub = Subscription(
             session,
             sub_id,
@@ -678,6 +703,8 @@ class Broker:
             self._dispatch(queue)
         else:
             self._topics.add(destination, prefix, sub)
+            if resume is not None and self.retention is not None:
+                self.retention.start(sub, resume, self.config.separator, self._replay)
         return sub
 
     def unsubscribe(self, session: Session, frame: Frame) -> None:
@@ -710,6 +737,8 @@ class Broker:
                 self._queues.pop(queue.name, None)
         else:
             self._topics.remove(sub.destination, sub.prefix, sub)
+            if self.retention is not None:
+                self.retention.marks.pop(sub, None)
             held = len(sub.unacked) + len(sub.pending)
             if held:
                 size = sum([len(m.body) for m in sub.unacked.values()]) + sub.pending_bytes

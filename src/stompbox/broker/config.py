@@ -79,6 +79,20 @@ class BrokerConfig:
     store: str | None = None
     """Path of an SQLite file for queue messages sent with ``persistent:true``; None keeps
     everything in memory."""
+    retain_topics: list[str] = field(default_factory=list)
+    """Topics that keep their last messages for subscribers resuming with ``resume-from``
+    or ``since`` (:mod:`stompbox.broker.retention`): exact names, or a name ending in
+    ``*`` for every topic that begins with what comes before it. Empty (the default)
+    turns retention off."""
+    retain_messages: int = 1_000
+    """Messages one retained topic keeps."""
+    retain_bytes: int = 1024 * 1024
+    """Body bytes one retained topic keeps."""
+    retain_seconds: float = 3600.0
+    """Seconds a retained message is kept."""
+    retain_max_topics: int = 1_000
+    """Topics that keep messages at once; past it, the one published to least recently
+    forgets its own."""
 
     def __post_init__(self) -> None:
         if self.separator not in ("/", "."):
@@ -99,6 +113,9 @@ class BrokerConfig:
             ("max_transactions", 0),
             ("max_transaction_frames", 1),
             ("max_transaction_bytes", 1),
+            ("retain_messages", 1),
+            ("retain_bytes", 1),
+            ("retain_max_topics", 1),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -106,3 +123,24 @@ class BrokerConfig:
         for prefix in self.prefixes:
             if not prefix.startswith("/") or not prefix.endswith("/"):
                 raise ValueError(f"destination prefix {prefix!r} must start and end with '/'")
+        self._check_retention()
+
+    def _check_retention(self) -> None:
+        seconds = self.retain_seconds
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not 0 < seconds < float("inf")
+        ):
+            raise ValueError(f"retain_seconds must be a positive finite number, not {seconds!r}")
+        if not isinstance(self.retain_topics, list):
+            raise ValueError(f"retain_topics must be a list of topics, not {self.retain_topics!r}")
+        topics = [p for p, kind in self.prefixes.items() if kind is DestinationKind.TOPIC]
+        for name in self.retain_topics:
+            if not isinstance(name, str) or not any(
+                name.startswith(p) and len(name) > len(p) for p in topics
+            ):
+                raise ValueError(
+                    f"retain_topics: {name!r} is not a topic name under a topic prefix "
+                    f"({', '.join(topics) or 'none configured'})"
+                )

@@ -28,6 +28,8 @@ OWNED_HEADERS: Final = frozenset(
         "session",
         "user-id",
         "user-name",
+        "stompbox-seq",
+        "stompbox-resume",
     }
 )
 """Headers only the broker sets, so that a receiver can trust them; a sender's values
