@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from stompbox.security.authn import Credentials, SecurityPolicy, principal_of
 from stompbox.security.principal import AuthenticationFailed, Principal
@@ -16,7 +16,7 @@ from stompbox.security.throttle import AddressCounter, FailureDelay, RateLimit
 
 from .config import ServerConfig
 
-__all__ = ["AccessDenied", "Gatekeeper", "Refusal", "address_of"]
+__all__ = ["AccessDenied", "DestinationGuard", "Gatekeeper", "Refusal", "address_of"]
 
 log = logging.getLogger("stompbox.server")
 
@@ -33,6 +33,14 @@ class Refusal(NamedTuple):
 
     message: str
     detail: str
+
+
+class DestinationGuard(Protocol):
+    """A rule of the server's own on some destinations (the overview feed's topic),
+    asked before the access rules for every SEND and SUBSCRIBE."""
+
+    def authorize(self, identity: Principal | None, command: str, destination: str) -> None:
+        """Raise :class:`~stompbox.broker.BrokerError` to refuse the frame."""
 
 
 def address_of(peer: str) -> str:
@@ -56,6 +64,8 @@ class Gatekeeper:
         self.connections = AddressCounter(config.max_connections_per_address)
         self.attempts = RateLimit(config.connect_attempts_per_minute)
         self.failures = FailureDelay()
+        self.guard: DestinationGuard | None = None
+        """The server's own destination rule, if any (set by the management listener)."""
         self._hashing = ThreadPoolExecutor(_HASHING_THREADS, "stompbox-passwords")
         """Where passwords are checked: an argon2 check holds 64 MiB while it runs, so
         that clients connecting at once make the server hold at most this many of them

@@ -17,7 +17,7 @@ import json
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -25,7 +25,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from stompbox.security.authn import Credentials
 
 from .admin import AdminApi
+from .asgi import StompASGI
+from .console import SECURITY_HEADERS, ConsoleFiles, ConsoleUser
 from .gate import Refusal
+from .overview_feed import OverviewFeed
 
 if TYPE_CHECKING:
     from .registry import SessionRegistry
@@ -127,6 +130,13 @@ class Management:
         self.registry = registry
         self.metrics = CollectorRegistry(auto_describe=False)
         self.metrics.register(_Collector(registry))
+        self.console = ConsoleFiles()
+        """The web console at ``/`` and ``/console/`` (server/console.py)."""
+        self.stomp = StompASGI(registry=registry)
+        """STOMP over WebSocket at ``/ws`` for the console: ordinary broker sessions."""
+        self.feed = OverviewFeed(registry, MANAGEMENT_ROLE)
+        """The console's live overview, on a system topic the sessions guard."""
+        registry.gate.guard = self.feed
         self.admin = AdminApi(registry)
         """The JSON API under ``/api/`` (server/admin.py), behind the same credentials."""
 
@@ -136,15 +146,22 @@ class Management:
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
+        if scope["type"] == "websocket":  # the console's STOMP, behind the same credentials
+            if scope["path"] == "/ws" and await self._allowed(scope):
+                await self.stomp(scope, receive, cast(Any, send))  # ASGI's send, typed looser
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             return
         path = scope["path"]
+        console = self.console.wants(path)
         api = path.startswith("/api/")  # which answers methods and 405 by route itself
         if scope["method"] not in ("GET", "HEAD") and not api:
             await _answer(send, 405, "text/plain", b"GET only\n")
         elif path == "/healthz":
             await _answer(send, 200, "text/plain", b"ok\n")
-        elif path not in ("/readyz", "/metrics") and not api:
+        elif path not in ("/readyz", "/metrics") and not api and not console:
             await _answer(send, 404, "text/plain", b"not found: /healthz /readyz /metrics\n")
         elif not await self._allowed(scope):
             await _answer(
@@ -156,6 +173,12 @@ class Management:
             )
         elif api:
             await self.admin(scope, receive, send)
+        elif console:
+            found = self.console.find(path)
+            if found is None:
+                await _answer(send, 404, "text/plain", f"no console file {path}\n".encode())
+            else:
+                await _answer(send, 200, found[0], found[1], *SECURITY_HEADERS)
         elif path == "/readyz":
             app = self.registry.app
             why = app.readiness() if app is not None else None
@@ -185,7 +208,10 @@ class Management:
         if isinstance(outcome, Refusal):
             return False
         identity = outcome[1]
-        return identity is not None and MANAGEMENT_ROLE in identity.roles
+        if identity is None or MANAGEMENT_ROLE not in identity.roles:
+            return False
+        scope["user"] = ConsoleUser(identity.name, identity.roles)  # the /ws session's identity
+        return True
 
 
 async def _answer(
@@ -209,14 +235,21 @@ class ManagementListener:
             def capture_signals(self) -> Iterator[None]:
                 yield
 
+        self.app = Management(registry)
         config = uvicorn.Config(
-            Management(registry), lifespan="off", log_level="warning", access_log=False
+            self.app,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            ws="websockets-sansio",
+            ws_max_size=(registry.config.limits.max_frame_size or 1 << 26) + 1024,
         )
         self.server = _Server(config)
         self.task = asyncio.get_running_loop().create_task(self.server.serve(sockets=[sock]))
 
     def close(self) -> None:
         self.server.should_exit = True
+        self.app.feed.close()
 
 
 async def start_management(server: TcpServer) -> ManagementListener | None:

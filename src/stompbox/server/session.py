@@ -27,7 +27,7 @@ from stompbox.security.authn import Credentials
 from stompbox.security.principal import Principal
 
 from .config import ServerConfig
-from .gate import AccessDenied, Gatekeeper, Refusal, address_of
+from .gate import AccessDenied, DestinationGuard, Gatekeeper, Refusal, address_of
 from .output import OutputScheduler
 
 __all__ = ["AccessDenied", "Application", "Output", "ServerSession", "Transport"]
@@ -253,6 +253,7 @@ class ServerSession:
         frame: Frame | None = None
         app = self.app
         acl = self.gate.policy.acl
+        guard = self.gate.guard
         try:
             for event in conn.events():
                 if type(event) is not Frame:
@@ -261,8 +262,10 @@ class ServerSession:
                     continue
                 frame = event
                 command = frame.command
-                if acl is not None and (command == "SEND" or command == "SUBSCRIBE"):
-                    self._authorize(acl, frame, command)
+                if (acl is not None or guard is not None) and (
+                    command == "SEND" or command == "SUBSCRIBE"
+                ):
+                    self._authorize(acl, guard, frame, command)
                 if app is not None and self.session is not None:
                     routed = app.inbound(self, frame)
                     if routed is None:
@@ -290,11 +293,16 @@ class ServerSession:
             self.error("internal error", f"{type(exc).__name__}: {exc}", frame=frame)
         self._schedule()
 
-    def _authorize(self, acl: AccessControl, frame: Frame, command: str) -> None:
-        """Refuse a SEND or SUBSCRIBE the access rules do not allow."""
+    def _authorize(
+        self, acl: AccessControl | None, guard: DestinationGuard | None, frame: Frame, command: str
+    ) -> None:
+        """Refuse a SEND or SUBSCRIBE the server's own rule or the access rules do not
+        allow."""
         destination = frame.get("destination") or ""
+        if guard is not None:
+            guard.authorize(self.identity, command, destination)
         action = "send" if command == "SEND" else "subscribe"
-        if not acl.allows(self.identity, action, destination):
+        if acl is not None and not acl.allows(self.identity, action, destination):
             who = f"user {self.identity.name!r}" if self.identity else "an anonymous client"
             raise BrokerError(
                 "access denied", f"{command} to {destination} is not allowed for {who}"

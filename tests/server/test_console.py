@@ -1,0 +1,89 @@
+"""The web console's files on the management listener of a real ``stompbox serve``: the
+page at ``/``, the directory's files at ``/console/<file>`` with their content types,
+nothing else (no path out of the directory), behind the same credentials as the rest;
+and the vendored @stomp/stompjs bundle is the one package-lock.json pins."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from stompbox.security.passwords import hash_password
+from stompbox.server.console import ConsoleFiles
+
+from .test_management import CHEAP, serving
+
+ROOT = Path(__file__).resolve().parents[2]
+CONSOLE = ROOT / "src" / "stompbox" / "server" / "console"
+OPS = "Basic " + base64.b64encode(b"ops:ops").decode()
+
+
+def fetch(port: int, path: str, auth: str | None = None) -> tuple[int, str, bytes]:
+    """GET ``path`` exactly as written (no normalisation of ``..``)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Authorization": auth} if auth else {})
+        answer = connection.getresponse()
+        return answer.status, answer.getheader("content-type") or "", answer.read()
+    finally:
+        connection.close()
+
+
+def test_the_page_and_its_files_with_their_types_and_nothing_else(tmp_path: Path) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text(f"ops:{hash_password('ops', hasher=CHEAP)}:management\n")
+    with serving("--users", str(users)) as (_, http_port, _):
+        assert fetch(http_port, "/")[0] == 401  # the same credentials as /metrics
+        assert fetch(http_port, "/console/console.js")[0] == 401
+        status, kind, body = fetch(http_port, "/", OPS)
+        assert (status, kind) == (200, "text/html; charset=utf-8")
+        assert body == (CONSOLE / "index.html").read_bytes()
+        for name, expected in [
+            ("console.js", "text/javascript; charset=utf-8"),
+            ("console.css", "text/css; charset=utf-8"),
+            ("stomp.umd.min.js", "text/javascript; charset=utf-8"),
+        ]:
+            status, kind, body = fetch(http_port, f"/console/{name}", OPS)
+            assert (status, kind, body) == (200, expected, (CONSOLE / name).read_bytes())
+        for path in [
+            "/console/../management.py",
+            "/console/..%2Fmanagement.py",
+            "/console/%2e%2e/management.py",
+            "/console/..%5cmanagement.py",
+            "/console//etc/passwd",
+            "/console/",
+            "/console/missing.js",
+            "/index.html",
+            "/console.js",
+        ]:
+            status, _, body = fetch(http_port, path, OPS)
+            assert status == 404, path
+            assert b"import" not in body and b"root:" not in body, path
+
+
+def test_every_page_reference_is_a_served_file() -> None:
+    page = (CONSOLE / "index.html").read_text()
+    referenced = set(re.findall(r'(?:src|href)="/console/([^"]+)"', page))
+    assert referenced == {"console.css", "console.js", "stomp.umd.min.js"}
+    assert referenced <= set(ConsoleFiles().files)
+
+
+def test_the_vendored_stompjs_is_the_locked_version_unchanged() -> None:
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    version = lock["packages"]["node_modules/@stomp/stompjs"]["version"]
+    vendored = (CONSOLE / "stomp.umd.min.js").read_bytes()
+    header, _, bundle = vendored.partition(b"*/\n")
+    assert header.startswith(f"/*! @stomp/stompjs {version} ".encode())
+    assert b"Apache-2.0" in header
+    assert (CONSOLE / "stompjs-LICENSE.txt").read_text().lstrip().startswith("Apache License")
+    installed = ROOT / "node_modules" / "@stomp" / "stompjs"
+    if not installed.exists():
+        pytest.skip("node_modules not installed (npm ci): the bytes cannot be compared")
+    package = json.loads((installed / "package.json").read_text())
+    assert package["version"] == version
+    assert bundle == (installed / "bundles" / "stomp.umd.min.js").read_bytes()
