@@ -1,7 +1,9 @@
-"""MkDocs hook: docs/*.md link to the repository's files outside docs/ (examples, the
+"""MkDocs hooks. docs/*.md link to the repository's files outside docs/ (examples, the
 README) as GitHub shows them; the site has no such pages, so there such a link becomes
 the file's path in plain text. A link to a file that does not exist is still reported,
-and fails ``mkdocs build --strict``."""
+and fails ``mkdocs build --strict``. The docstrings name code with Sphinx's roles
+(``:class:`Frame```), which Markdown leaves as text before the code: the API reference
+drops the role and keeps the code."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ log = logging.getLogger("mkdocs.plugins.stompbox")
 
 ROOT = Path(__file__).resolve().parents[1]
 LINK = re.compile(r"(?<!!)\[([^\]]+)\]\((\.\./[^)\s#]+)(#[^)\s]*)?\)")
+ROLE = re.compile(r":(?:py:)?(?:class|meth|func|mod|attr|data|exc|obj|const):(?=<code>)")
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
@@ -35,3 +38,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         return text if name in text else f"{text} (`{name}`)"
 
     return LINK.sub(outside, markdown)
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    """``:class:<code>Frame</code>`` (a Sphinx role, rendered) -> ``<code>Frame</code>``."""
+    return ROLE.sub("", html)
