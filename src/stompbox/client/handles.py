@@ -17,6 +17,9 @@ from stompbox.protocol import Frame
 
 __all__ = ["ClientLink", "Message", "Subscription", "Transaction"]
 
+SEQ = "stompbox-seq"
+_RESUME_HEADERS = ("resume-from", "since")
+
 
 class ClientLink(Protocol):
     """What handles need from the client that made them."""
@@ -76,6 +79,11 @@ class Message:
     def redelivered(self) -> bool:
         return self.frame.get("redelivered") == "true"
 
+    @property
+    def position(self) -> str | None:
+        """Its ``stompbox-seq``, on a topic the broker retains (docs/delivery.md)."""
+        return self.frame.get(SEQ)
+
     async def ack(self, transaction: Transaction | None = None) -> None:
         """Acknowledge this message (and, in ``client`` mode, all before it)."""
         await self.subscription.link.settle("ACK", self, transaction)
@@ -106,19 +114,27 @@ class Subscription:
         self.ack = ack
         self.headers = headers
         self.active = False
+        self.position: str | None = None
+        """The ``stompbox-seq`` of the last message received from a retained topic: a
+        SUBSCRIBE after a reconnection says ``resume-from`` it, and the broker replays
+        what came meanwhile, before live messages (docs/delivery.md)."""
+        self.gap = False
+        """Set when the broker said, on resuming, that it no longer held everything since
+        :attr:`position`: messages were missed, and the application should resync (read
+        the current state afresh), then set it back to False."""
         self._queue: asyncio.Queue[Message | None] = asyncio.Queue(max_queue)
         self._end: BaseException | None = None
 
     def subscribe_frame(self) -> Frame:
-        """The SUBSCRIBE that opens this subscription (again, after a reconnection)."""
+        """The SUBSCRIBE that opens this subscription (again, after a reconnection, with
+        ``resume-from`` the last position seen, if any, in place of the caller's own)."""
+        headers = list(self.headers.items())
+        if self.position is not None:
+            headers = [(k, v) for k, v in headers if k not in _RESUME_HEADERS]
+            headers.append(("resume-from", self.position))
         return Frame(
             "SUBSCRIBE",
-            (
-                ("destination", self.destination),
-                ("id", self.id),
-                ("ack", self.ack),
-                *self.headers.items(),
-            ),
+            (("destination", self.destination), ("id", self.id), ("ack", self.ack), *headers),
         )
 
     async def __aenter__(self) -> Subscription:
@@ -145,6 +161,12 @@ class Subscription:
 
     async def deliver(self, message: Message) -> None:
         """Queue ``message`` for the reader, waiting while the queue is full (backpressure)."""
+        frame = message.frame
+        position = frame.get(SEQ)
+        if position is not None:
+            self.position = position
+            if frame.get("stompbox-resume") == "gap":
+                self.gap = True
         await self._queue.put(message)
 
     def finish(self, end: BaseException) -> None:
