@@ -13,11 +13,15 @@ Web-STOMP plugins too (``scripts/rabbitmq.sh start``), then prints the ratios
 - ``persistent``: pipelined SENDs with a receipt each (at most ``--inflight`` unconfirmed)
   to a queue with one consumer, without and with ``persistent:true``, and their ratio.
   stompbox runs with a message store in a temporary directory for it.
+- ``priority``: ``--priority-messages`` SENDs to a queue nobody consumes yet, then one
+  consumer drains it, without a ``priority`` header and with priorities 0-9 in turn: the
+  cost of a queue's priority backlog against its plain deque (docs/delivery.md).
 
     python benchmarks/broker.py
     python benchmarks/broker.py --only stompbox --scenarios queue,topic --json out.json
     python benchmarks/broker.py --only stompbox --scenarios persistent --transports tcp
     python benchmarks/broker.py --only stompbox --scenarios queue --auth   # authenticated
+    python benchmarks/broker.py --only stompbox --scenarios priority --transports tcp
 
 ``--json`` writes every figure with its label, unit and per-broker value, which
 ``benchmarks/report.py`` turns into plots and the table of docs/performance.md.
@@ -61,6 +65,7 @@ SIZES = (
     "ws_connections",
     "persistent_messages",
     "inflight",
+    "priority_messages",
 )
 """The arguments that make a run longer or shorter than the documented one."""
 
@@ -274,6 +279,46 @@ def receipted(url: str, destination: str, messages: int, inflight: int, persiste
     return messages / seconds
 
 
+def backlog_rates(
+    url: str, destination: str, messages: int, priorities: bool
+) -> tuple[float, float]:
+    """SENDs per second into a queue nobody consumes (the last one receipted), then
+    deliveries per second as one auto-ack consumer drains it. With ``priorities``, the
+    SENDs carry ``priority`` 0 to 9 in turn, so the queue holds a priority backlog;
+    without, an ``x-level`` header of the same values, so that both carry one header."""
+    frames = []
+    for level in range(10):
+        extra = f"priority:{level}\n" if priorities else f"x-level:{level}\n"
+        head = f"SEND\ndestination:{destination}\n{extra}content-length:{len(BODY)}\n\n"
+        frames.append(head.encode() + BODY + b"\0")
+    link = stomp_connect(parse_url(url))
+    per_write = link.frames_per_send
+    start = time.monotonic()
+    for first in range(0, messages - 1, per_write):
+        count = min(per_write, messages - 1 - first)
+        link.send(b"".join(frames[(first + i) % 10] for i in range(count)))
+    link.send(f"SEND\ndestination:{destination}\nreceipt:filled\n\nlast\0".encode())
+    answer = b""
+    while b"\0" not in answer:
+        data = link.recv()
+        if not data:
+            raise ConnectionError("broker closed the producer's connection")
+        answer += data
+    if not answer.startswith(b"RECEIPT"):
+        raise ConnectionError(f"broker refused the SENDs: {answer[:200]!r}")
+    filled = time.monotonic()
+    link.send(f"SUBSCRIBE\nid:0\ndestination:{destination}\nack:auto\n\n\0".encode())
+    got = 0
+    while got < messages:
+        data = link.recv()
+        if not data:
+            raise ConnectionError("broker closed the consumer's connection")
+        got += data.count(b"\0")
+    drained = time.monotonic()
+    link.close()
+    return messages / (filled - start), messages / (drained - filled)
+
+
 def fanout_messages(subscribers: int, args: argparse.Namespace) -> int:
     """Messages for a topic 1->N run: about ``--fanout-deliveries`` deliveries in all,
     at least one receipt window, at most ``--messages``."""
@@ -364,6 +409,31 @@ def measure(target: Target, args: argparse.Namespace, catalogue: dict[str, Figur
             )
             show(figure, rates[1] / rates[0])
     for key, name, url, _ in over:
+        if "priority" in scenarios:
+            runs: dict[bool, tuple[float, float]] = {}
+            for priorities in (False, True):
+                wait_quiet(target.pid)
+                kind = "priorities 0-9" if priorities else "no priority"
+                runs[priorities] = backlog_rates(
+                    url,
+                    f"/queue/backlog-{key}-{int(priorities)}",
+                    args.priority_messages,
+                    priorities,
+                )
+                for index, step in enumerate(("fill", "drain")):
+                    figure = Figure(
+                        f"backlog_{step}_{key}{'_priority' if priorities else ''}",
+                        f"queue {step}, {kind}, {name}",
+                        "msg/s",
+                        True,
+                    )
+                    show(figure, runs[priorities][index], {"messages": args.priority_messages})
+            for index, step in enumerate(("fill", "drain")):
+                figure = Figure(
+                    f"priority_ratio_{step}_{key}", f"{step}: priority / plain, {name}", "x", True
+                )
+                show(figure, runs[True][index] / runs[False][index])
+    for key, name, url, _ in over:
         if "latency" in scenarios:
             wait_quiet(target.pid)
             lat = latency(url, args.rate, args.seconds, f"/queue/latency-{key}")
@@ -447,7 +517,9 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=["stompbox", "rabbitmq"])
     parser.add_argument(
-        "--scenarios", default="queue,topic,latency,memory", help="and persistent (not by default)"
+        "--scenarios",
+        default="queue,topic,latency,memory",
+        help="and persistent, priority (not by default)",
     )
     parser.add_argument("--transports", default="tcp,ws", help="tcp, ws or both")
     parser.add_argument("--messages", type=int, default=200_000, help="queue 1->1 messages")
@@ -464,6 +536,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--inflight", type=int, default=2_000, help="persistent: SENDs awaiting their receipt"
+    )
+    parser.add_argument(
+        "--priority-messages", type=int, default=50_000, help="priority: messages per queue"
     )
     parser.add_argument("--rate", type=int, default=2_000, help="latency: messages per second")
     parser.add_argument("--seconds", type=float, default=5.0, help="latency run time")

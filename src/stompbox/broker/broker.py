@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -23,6 +24,15 @@ from stompbox.protocol.server import ServerConnection, fan_out
 
 from .config import BrokerConfig, DestinationKind, SlowConsumerPolicy
 from .errors import BrokerError
+from .expiry import (
+    DEFAULT_PRIORITY,
+    DELIVERY_HEADERS,
+    check_headers,
+    priority_of,
+    queue_ttl,
+    stamp,
+    take_expired,
+)
 from .matching import TopicIndex, has_wildcard, split_destination
 from .memory import MESSAGE_OVERHEAD, MemoryBudget
 from .message import BROKER_HEADERS, Message, check_user_id
@@ -51,6 +61,7 @@ class BrokerStats:
     redelivered: int = 0
     dead_lettered: int = 0
     dropped_slow_consumer: int = 0
+    expired: int = 0
     dropped_nacked_topic: int = 0
     producers_paused: int = 0
 
@@ -96,6 +107,8 @@ class Broker:
         """Retained topics' windows (:mod:`stompbox.broker.retention`); None when off."""
         if self.config.retain_topics:
             self.retention = Retention(self.config, self._run, self.memory)
+        self.clock: Callable[[], float] = time.time
+        """Seconds since the epoch, for message deadlines (which are wall-clock times)."""
         self.store: MessageStore | None = None
         if self.config.store:
             self.store = MessageStore(self.config.store, on_change=self._store_changed)
@@ -104,7 +117,8 @@ class Broker:
     def _restore(self, store: MessageStore) -> None:
         """Put the persistent messages of a previous run back in their queues."""
         restored = 0
-        for stored, destination, headers, body, redeliveries in store.load():
+        now = self.clock() * 1000
+        for stored, destination, headers, body, redeliveries, expires in store.load():
             try:
                 _, kind, _ = self.route(destination)
             except BrokerError:
@@ -119,8 +133,19 @@ class Broker:
             message.redeliveries = redeliveries
             message.stored = stored
             self.memory.charge(len(body) + MESSAGE_OVERHEAD)
-            self._queue(destination).push(message)
+            queue = self._queue(destination)
+            if expires:  # kept its deadline: expired while the broker was down?
+                message.deadline = expires
+                if expires <= now:
+                    self._expire(message)
+                    continue
+                queue.earliest = min(queue.earliest, expires)
+            message.priority = priority_of(headers)
+            if message.priority != DEFAULT_PRIORITY:
+                queue.use_priorities()
+            queue.push(message)
             restored += 1
+
         if restored:
             log.info("restored %d persistent message(s) from %s", restored, store.path)
 
@@ -341,6 +366,7 @@ class Broker:
         _, headers, body = frame
         destination: str | None = None
         own: list[tuple[str, str]] = []
+        terms = False
         for header in headers:
             name = header[0]
             if name in BROKER_HEADERS:
@@ -353,13 +379,15 @@ class Broker:
                 elif name == "user-id" and header[1] != session.user:
                     check_user_id(headers, session.user)  # raises
             else:
+                if name in DELIVERY_HEADERS:
+                    terms = True
                 own.append(header)
         if session.user is not None:
             own.append(("user-id", session.user))
         destination = destination or ""
         if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SEND")
-        queue = self.publish(destination, tuple(own), body)
+        queue = self.publish(destination, tuple(own), body, terms=terms)
         if (
             queue is not None
             and len(queue.backlog) >= self.config.queue_high_water
@@ -375,6 +403,7 @@ class Broker:
         tx = self._transaction(session, tx_id)
         destination = frame.get("destination") or ""
         check_user_id(frame.headers, session.user)  # refused now, not at COMMIT
+        check_headers(frame.headers)
         if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SEND")
         if self.route(destination)[2]:  # refuse a bad destination now, not at COMMIT
@@ -398,11 +427,17 @@ class Broker:
         self._check_transaction_size(session, tx_id)
 
     def publish(
-        self, destination: str, headers: tuple[tuple[str, str], ...], body: bytes
+        self,
+        destination: str,
+        headers: tuple[tuple[str, str], ...],
+        body: bytes,
+        *,
+        terms: bool = True,
     ) -> Queue | None:
         """Route a message from anywhere (a SEND, or an application's template).
 
         ``headers`` are the sender's own; the broker adds destination and message-id.
+        ``terms`` False says they hold no ``expires``, ``expiration`` or ``priority``.
         Returns the queue it went to, if any, so that a caller may apply back-pressure.
         """
         prefix, kind, wildcard = self.route(destination)
@@ -418,10 +453,14 @@ class Broker:
             message.shown_destination = private[1]
         if kind is _QUEUE:
             queue = self._queue(destination)
+            if (terms or queue.ttl is not None) and self._stamp(message, queue):
+                return queue
             persistent = self.store is not None and ("persistent", "true") in headers
             self._enqueue(queue, message, persistent)
             queue.published += 1
             return queue
+        if terms and self._stamp(message, None):
+            return None
         subs: list[Subscription] = []
         targets: list[tuple[ServerConnection, str]] = []
         matched = self._topics.match(destination, prefix)
@@ -477,7 +516,9 @@ class Broker:
 
     def _store(self, message: Message) -> None:
         assert self.store is not None
-        message.stored = self.store.add(message.destination, message.headers, message.body)
+        message.stored = self.store.add(
+            message.destination, message.headers, message.body, message.deadline or 0
+        )
 
     def _deliver(self, sub: Subscription, message: Message) -> None:
         session = sub.session
@@ -574,6 +615,8 @@ class Broker:
         queue = self._queues.get(name)
         if queue is None:
             queue = self._queues[name] = QueueDestination(name)
+            if self.config.queue_ttl:
+                queue.ttl = queue_ttl(self.config.queue_ttl, name)
         return queue
 
     def _dispatch(self, queue: Queue) -> None:
@@ -583,8 +626,12 @@ class Broker:
             consumer = queue.next_consumer()
             if consumer is None:
                 break
+            message = queue.pop()
+            if message.deadline is not None and message.deadline <= self.clock() * 1000:
+                self._expire(message)
+                continue
             queue.delivered += 1
-            self._deliver(consumer, queue.pop())
+            self._deliver(consumer, message)
         if queue.blocked and (
             len(backlog) < self.config.queue_high_water // 2 or not queue.consumers
         ):  # drained, or nobody left to wait for: SENDs past the limit get ERROR instead
@@ -604,6 +651,9 @@ class Broker:
             message = pending.popleft()
             sub.pending_bytes -= len(message.body)
             self.memory.release(len(message.body) + MESSAGE_OVERHEAD)
+            if message.deadline is not None and message.deadline <= self.clock() * 1000:
+                self.stats.expired += 1  # a topic message: dropped, never dead-lettered
+                continue
             self._deliver(sub, message)
         if not pending:
             sub.dropping = False
@@ -623,23 +673,24 @@ class Broker:
         if back:
             queue.push_front(back)
 
-    def _dead_letter(self, message: Message) -> None:
+    def _dead_letter(self, message: Message, reason: str | None = None) -> None:
         prefix, _, _ = self.route(message.destination)
         name = message.destination[len(prefix) :]
         target = f"{prefix}{self.config.dead_letter_prefix}{name}"
         self.stats.dead_lettered += 1
         log.warning(
-            "message %s moved to %s after %d delivery attempts",
+            "message %s moved to %s after %d delivery attempts%s",
             message.id,
             target,
             message.redeliveries,
+            f" ({reason})" if reason else "",
         )
         self._counter += 1
+        extra = [("original-destination", message.destination)]
+        if reason is not None:
+            extra.append(("dead-letter-reason", reason))
         dead = Message(
-            target,
-            f"{self._run}-{self._counter}",
-            (*message.headers, ("original-destination", message.destination)),
-            message.body,
+            target, f"{self._run}-{self._counter}", (*message.headers, *extra), message.body
         )
         queue = self._queue(target)
         if len(queue.backlog) >= self.config.queue_max_messages:
@@ -651,6 +702,62 @@ class Broker:
             dead.stored, message.stored = message.stored, None
         queue.push(dead)
         self._dispatch(queue)
+
+    # -- expiry ------------------------------------------------------------------------
+
+    def _stamp(self, message: Message, queue: Queue | None) -> bool:
+        """Read a new message's deadline and priority (:func:`~.expiry.stamp`, which
+        refuses bad values); True if it had expired already, and was counted (and
+        dead-lettered, for a queue so configured) instead of routed."""
+        now = self.clock() * 1000
+        stamp(message, queue.ttl if queue is not None else None, now)
+        deadline = message.deadline
+        if deadline is not None and deadline < now:
+            self.stats.expired += 1
+            if queue is not None and self.config.dead_letter_expired:
+                self.memory.charge(len(message.body) + MESSAGE_OVERHEAD)
+                message.deadline = None
+                self._dead_letter(message, "expired")
+            return True
+        if queue is not None:
+            if message.priority != DEFAULT_PRIORITY:
+                queue.use_priorities()
+            if deadline is not None and deadline < queue.earliest:
+                queue.earliest = deadline
+        return False
+
+    def _expire(self, message: Message) -> None:
+        """A queue message's deadline passed before it was delivered."""
+        self.stats.expired += 1
+        message.deadline = None  # a dead letter does not expire
+        if self.config.dead_letter_expired:
+            self._dead_letter(message, "expired")
+        else:
+            self._forget(message)
+
+    def sweep_expired(self, budget: int = 100_000) -> int:
+        """Take expired messages out of queues, so that a queue nobody consumes does not
+        hold them; returns how many. The server calls it every second.
+
+        Whole queues are looked at, until about ``budget`` messages have been; a queue
+        looked at goes to the end of the order, so the next sweep starts with the others.
+        """
+        now = self.clock() * 1000
+        expired = examined = 0
+        for queue in [q for q in self._queues.values() if q.earliest <= now]:
+            if examined >= budget:
+                break
+            examined += len(queue.backlog)
+            gone = take_expired(queue, now)
+            for message in gone:
+                self._expire(message)
+            expired += len(gone)
+            self._dispatch(queue)  # to wake producers paused by its backlog
+            if self._queues.get(queue.name) is queue:
+                del self._queues[queue.name]
+                if queue.consumers or queue.backlog or queue.blocked:
+                    self._queues[queue.name] = queue
+        return expired
 
     # -- SUBSCRIBE / UNSUBSCRIBE -------------------------------------------------------
 

@@ -60,6 +60,14 @@ class BrokerConfig:
     queue; 0 dead-letters it at the first."""
     dead_letter_prefix: str = "DLQ."
     """``/queue/orders`` dead-letters to ``/queue/DLQ.orders``."""
+    queue_ttl: dict[str, int] = field(default_factory=dict)
+    """Milliseconds (at least 1) that messages sent to a queue live, by queue name:
+    ``{"/queue/orders" = 60000}``; a name ending in ``*`` covers every queue whose name
+    begins with what comes before it (the longest such entry wins, an exact name first).
+    A SEND's ``expires`` or ``expiration`` may shorten it, never lengthen it."""
+    dead_letter_expired: bool = False
+    """Move expired queue messages to the dead-letter queue (with ``dead-letter-reason:
+    expired``) instead of dropping them; either way they are counted."""
     max_subscriptions: int = 1_024
     """Per connection."""
     max_transactions: int = 16
@@ -120,6 +128,15 @@ class BrokerConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"{name} must be an integer of at least {least}, not {value!r}")
+        if not isinstance(self.queue_ttl, dict):
+            raise ValueError(f"queue_ttl must be a table of queue names, not {self.queue_ttl!r}")
+        for name, ttl in self.queue_ttl.items():
+            if not isinstance(name, str) or not name.startswith("/"):
+                raise ValueError(f"queue_ttl: {name!r} is not a destination name")
+            if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
+                raise ValueError(
+                    f"queue_ttl {name!r} must be an integer of at least 1 (ms), not {ttl!r}"
+                )
         for prefix in self.prefixes:
             if not prefix.startswith("/") or not prefix.endswith("/"):
                 raise ValueError(f"destination prefix {prefix!r} must start and end with '/'")

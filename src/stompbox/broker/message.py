@@ -25,6 +25,7 @@ OWNED_HEADERS: Final = frozenset(
         "redelivered",
         "redelivery-count",
         "original-destination",
+        "dead-letter-reason",
         "session",
         "user-id",
         "user-name",
@@ -69,9 +70,13 @@ class Message(OutgoingMessage):
     """A published message. The protocol encodes it (once per version, shared among all
     subscribers); the broker only adds where it is kept."""
 
-    __slots__ = ("stored",)
+    __slots__ = ("deadline", "priority", "stored")
 
     def __init__(self, destination: str, message_id: str, headers: Headers, body: bytes) -> None:
         super().__init__(destination, message_id, headers, body)
         self.stored: int | None = None
         """Row id in the message store, for a persistent queue message."""
+        self.deadline: float | None = None
+        """When it expires, in ms since the epoch (:mod:`stompbox.broker.expiry`)."""
+        self.priority = 4
+        """0-9, from its ``priority`` header (:mod:`stompbox.broker.priority`)."""

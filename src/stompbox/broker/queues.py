@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Generic, Protocol, TypeVar
 
 from .message import Message
+from .priority import PriorityBacklog
 
 __all__ = ["Consumer", "QueueDestination"]
 
@@ -34,14 +36,22 @@ class QueueDestination(Generic[C, P]):
         "blocked",
         "consumers",
         "delivered",
+        "earliest",
         "name",
         "published",
+        "ttl",
     )
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.backlog: deque[Message] = deque()
+        self.backlog: deque[Message] | PriorityBacklog = deque()
+        """Waiting messages: a plain deque until a priority arrives (:meth:`use_priorities`)."""
         self.backlog_bytes = 0
+        self.ttl: int | None = None
+        """Time to live (ms) of messages sent here, from ``queue_ttl``."""
+        self.earliest = math.inf
+        """No waiting message expires before this (ms since the epoch): a lower bound
+        that lets an expiry sweep pass the queue by."""
         self.consumers: list[C] = []
         self.blocked: list[P] = []
         """Producers whose reading is paused until the backlog drains."""
@@ -64,13 +74,22 @@ class QueueDestination(Generic[C, P]):
                 return consumer
         return None
 
+    def use_priorities(self) -> None:
+        """Serve waiting messages by priority from now on (once a priority is sent)."""
+        if not isinstance(self.backlog, PriorityBacklog):
+            self.backlog = PriorityBacklog(self.backlog)
+
     def push(self, message: Message) -> None:
         self.backlog.append(message)
         self.backlog_bytes += len(message.body)
 
     def push_front(self, messages: list[Message]) -> None:
-        """Return messages to the head of the queue, keeping their order."""
+        """Return messages to the head of the queue (of their priority levels), keeping
+        their order."""
         self.backlog.extendleft(reversed(messages))
+        for message in messages:
+            if message.deadline is not None and message.deadline < self.earliest:
+                self.earliest = message.deadline
         self.backlog_bytes += sum(len(m.body) for m in messages)
 
     def pop(self) -> Message:

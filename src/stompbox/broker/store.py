@@ -35,17 +35,22 @@ CREATE TABLE IF NOT EXISTS messages (
     headers TEXT NOT NULL,
     body BLOB NOT NULL,
     redeliveries INTEGER NOT NULL DEFAULT 0,
-    delivered INTEGER NOT NULL DEFAULT 0
+    delivered INTEGER NOT NULL DEFAULT 0,
+    expires INTEGER NOT NULL DEFAULT 0
 )
 """
-_VERSION = 2
-"""``PRAGMA user_version``: 2 added ``delivered`` (a file of version 0 gains it on open)."""
+_VERSION = 3
+"""``PRAGMA user_version``: 2 added ``delivered`` (a file of version 0 gains it on open),
+3 ``expires``, the deadline in ms since the epoch (0: none)."""
 
 _INSERT = (
-    "INSERT INTO messages (id, destination, headers, body, redeliveries, delivered) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO messages (id, destination, headers, body, redeliveries, delivered, expires) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-_UPDATE = "UPDATE messages SET destination = ?, headers = ?, redeliveries = ?, delivered = ? "
+_UPDATE = (
+    "UPDATE messages SET destination = ?, headers = ?, redeliveries = ?, delivered = ?, "
+    "expires = ? "
+)
 _UPDATE_COUNTS = "UPDATE messages SET redeliveries = ?, delivered = ? WHERE id = ?"
 
 
@@ -96,7 +101,7 @@ class StoreError(Exception):
 class _Row:
     """A pending change to one stored message: its new fields, or None for unchanged."""
 
-    __slots__ = ("body", "delivered", "destination", "headers", "redeliveries")
+    __slots__ = ("body", "delivered", "destination", "expires", "headers", "redeliveries")
 
     def __init__(self) -> None:
         self.destination: str | None = None
@@ -104,6 +109,7 @@ class _Row:
         self.body: bytes | None = None
         self.redeliveries: int | None = None
         self.delivered: bool | None = None
+        self.expires: int | None = None
 
 
 def _merge(base: _Row, later: _Row) -> _Row:
@@ -184,6 +190,8 @@ class MessageStore:
             columns = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
             if "delivered" not in columns:
                 db.execute("ALTER TABLE messages ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0")
+            if "expires" not in columns:
+                db.execute("ALTER TABLE messages ADD COLUMN expires INTEGER NOT NULL DEFAULT 0")
             db.execute(f"PRAGMA user_version = {_VERSION}")
             db.execute("COMMIT")
         except BaseException:
@@ -193,13 +201,14 @@ class MessageStore:
 
     # -- changes, held until commit ----------------------------------------------------
 
-    def add(self, destination: str, headers: Headers, body: bytes) -> int:
-        """Store a new message; returns its id."""
+    def add(self, destination: str, headers: Headers, body: bytes, expires: float = 0) -> int:
+        """Store a new message, with its deadline (ms since the epoch; 0: none), so that
+        it keeps it across restarts; returns its id."""
         message_id = self._next_id
         self._next_id += 1
         row = _Row()
         row.destination, row.headers, row.body = destination, headers, body
-        row.redeliveries, row.delivered = 0, False
+        row.redeliveries, row.delivered, row.expires = 0, False, int(expires)
         self._new[message_id] = row
         self._touch(urgent=True)
         return message_id
@@ -225,13 +234,15 @@ class MessageStore:
         row.redeliveries, row.delivered = redeliveries, False
 
     def move(self, message_id: int, destination: str, headers: Headers) -> None:
-        """A dead-lettered message keeps its row under its new destination."""
+        """A dead-lettered message keeps its row under its new destination, and no
+        deadline (a dead letter does not expire)."""
         row = self._row(message_id)
-        row.destination, row.headers, row.redeliveries, row.delivered = (
+        row.destination, row.headers, row.redeliveries, row.delivered, row.expires = (
             destination,
             headers,
             0,
             False,
+            0,
         )
 
     def _row(self, message_id: int) -> _Row:
@@ -318,6 +329,7 @@ class MessageStore:
                                 r.body,
                                 r.redeliveries,
                                 r.delivered,
+                                r.expires or 0,
                             )
                             for i, r in new.items()
                         ],
@@ -379,6 +391,7 @@ class MessageStore:
                     _json(row.headers),
                     row.redeliveries or 0,
                     bool(row.delivered),
+                    row.expires or 0,
                     message_id,
                 ),
             )
@@ -387,8 +400,9 @@ class MessageStore:
 
     # -- reading -----------------------------------------------------------------------
 
-    def load(self) -> Iterator[tuple[int, str, Headers, bytes, int]]:
-        """Every stored message, oldest first: (id, destination, headers, body, redeliveries).
+    def load(self) -> Iterator[tuple[int, str, Headers, bytes, int, int]]:
+        """Every stored message, oldest first: (id, destination, headers, body, redeliveries,
+        expires), ``expires`` the deadline in ms since the epoch, 0 for none.
 
         A message that had been handed to a consumer counts one more delivery attempt
         (it comes back ``redelivered``), and that count is stored at once, so that it
@@ -396,7 +410,7 @@ class MessageStore:
         """
         try:
             rows = self._db.execute(
-                "SELECT id, destination, headers, body, redeliveries + delivered "
+                "SELECT id, destination, headers, body, redeliveries + delivered, expires "
                 "FROM messages ORDER BY id"
             ).fetchall()
             self._db.execute("BEGIN")
@@ -408,9 +422,9 @@ class MessageStore:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise StoreError(self.path, "read", exc) from None
-        for message_id, destination, headers, body, redeliveries in rows:
+        for message_id, destination, headers, body, redeliveries, expires in rows:
             pairs = tuple((str(name), str(value)) for name, value in json.loads(headers))
-            yield message_id, destination, pairs, bytes(body), redeliveries
+            yield message_id, destination, pairs, bytes(body), redeliveries, expires
 
     def __len__(self) -> int:
         """Messages stored, counting the changes not yet committed."""

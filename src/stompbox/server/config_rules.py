@@ -121,6 +121,14 @@ def _check(name: str, key: str, value: Any, hint: Any) -> Any:
         ):
             raise refuse("two integers of at least 0 (ms), as [10000, 10000]")
         return tuple(value)
+    elif origin is dict and typing.get_args(hint)[1] is int:  # queue_ttl: {"/queue/a" = 5}
+        allowed = 'a table of queue names and milliseconds of at least 1, as { "/queue/a" = 60000 }'
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
+            for k, v in value.items()
+        ):
+            raise refuse(allowed)
+        return dict(value)
     elif origin is dict:  # prefixes: {"/topic/" = "topic"}
         kind = typing.get_args(hint)[1]
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):

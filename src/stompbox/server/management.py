@@ -85,6 +85,7 @@ class _Collector:
             ("delivered", stats.delivered, "MESSAGE frames handed to subscribers"),
             ("redelivered", stats.redelivered, "Messages delivered again"),
             ("dead_lettered", stats.dead_lettered, "Messages moved to a dead-letter queue"),
+            ("expired", stats.expired, "Messages past their deadline, never delivered"),
             (
                 "dropped_slow_consumer",
                 stats.dropped_slow_consumer,

@@ -16,6 +16,7 @@ from .config import ServerConfig
 from .management import start_management
 from .registry import SessionRegistry
 from .session import Application
+from .sweep import sweep_expired
 from .tcp import TcpServer
 from .tls import reload, server_context
 from .trim import MemoryTrimmer
@@ -56,6 +57,7 @@ async def start_server(
         raise
     websocket = None
     trimmer = asyncio.create_task(MemoryTrimmer(registry.broker).run())
+    sweeper = asyncio.create_task(sweep_expired(registry.broker))
     try:
         if config.ws_port:
             websocket = await serve_websocket(registry, tls=tls)
@@ -63,6 +65,7 @@ async def start_server(
         yield server
     finally:
         trimmer.cancel()
+        sweeper.cancel()
         if websocket is not None:
             websocket.close()  # stop listening; registry.shutdown() closes its sessions
         await server.stop()
