@@ -35,7 +35,9 @@ A = "/api/queues/%2Fqueue%2Fa"
 def serving(*args: str) -> Iterator[tuple[int, int, list[str]]]:
     """A server's STOMP and management ports, and a list that holds its log once it
     has stopped."""
-    port, http = free_port(), free_port()
+    port = http = free_port()
+    while http == port:  # the system may offer one free port twice
+        http = free_port()
     log: list[str] = []
     process = subprocess.Popen(
         stompbox("serve", "--port", str(port), "--ws-port", "0", "--http-port", str(http), *args),
@@ -334,3 +336,43 @@ def test_answers_are_not_cached(path: str) -> None:
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.headers["content-type"] == "application/json"
             assert answer.headers["cache-control"] == "no-store"
+
+
+def test_purged_and_moved_messages_stay_so_across_a_restart(tmp_path: Path) -> None:
+    config = tmp_path / "stompbox.toml"
+    store = tmp_path / "messages.db"
+    config.write_text(f'[broker]\nmax_redeliveries = 0\nstore = "{store}"\n')
+    with serving("--config", str(config)) as (port, http, _):
+        producer, consumer = RawClient(port), RawClient(port)
+        producer.connect("1.2")
+        consumer.connect("1.2")
+        for destination, bodies in (
+            ("/queue/p", (b"p0", b"p1", b"p2")),
+            ("/queue/w", (b"w0", b"w1")),
+        ):
+            for body in bodies:
+                producer.send(
+                    b"SEND\ndestination:"
+                    + destination.encode()
+                    + b"\npersistent:true\nreceipt:r\n\n"
+                    + body
+                    + b"\0"
+                )
+                assert producer.next_frame().command == "RECEIPT"
+        consumer.send(b"SUBSCRIBE\nid:1\ndestination:/queue/w\nack:client-individual\n\n\0")
+        for _ in range(2):
+            message = consumer.next_frame()
+            consumer.send(b"NACK\nid:" + (message.get("ack") or "").encode() + b"\n\n\0")
+        consumer.send(b"DISCONNECT\nreceipt:bye\n\n\0")
+        assert consumer.next_frame().command == "RECEIPT"
+        assert call(http, "/api/queues/%2Fqueue%2Fp/messages", "DELETE") == (200, {"purged": 3})
+        answer = call(
+            http, "/api/queues/%2Fqueue%2FDLQ.w/requeue", "POST", b'{"to": "/queue/back"}'
+        )
+        assert answer == (200, {"moved": 2})
+    with serving("--config", str(config)) as (_, http, _):
+        assert call(http, "/api/queues/%2Fqueue%2Fp")[0] == 404
+        assert call(http, "/api/queues/%2Fqueue%2FDLQ.w")[0] == 404
+        back = call(http, "/api/queues/%2Fqueue%2Fback/messages")[1]
+        assert [m["body"] for m in back] == ["w0", "w1"]
+        assert ["persistent", "true"] in back[0]["headers"]
