@@ -64,6 +64,11 @@ class BrokerStats:
     expired: int = 0
     dropped_nacked_topic: int = 0
     producers_paused: int = 0
+    disconnected_slow_consumer: int = 0
+    """Subscribers disconnected by the ``disconnect`` slow-consumer policy."""
+    acked: int = 0
+    """ACK frames carried out (a ``client`` mode ACK may settle several messages)."""
+    nacked: int = 0
 
 
 class Broker:
@@ -602,6 +607,8 @@ class Broker:
                 self.memory.charge(size + MESSAGE_OVERHEAD)
         elif policy is SlowConsumerPolicy.DISCONNECT:
             session = sub.session
+            if not session.closed:  # not once more for its other subscriptions
+                self.stats.disconnected_slow_consumer += 1
             log.warning("disconnecting slow consumer %s on %s", session.id, sub.destination)
             session.sink.fail(
                 "slow consumer",
@@ -922,6 +929,7 @@ class Broker:
         unacked = sub.unacked
         if frame.command == "NACK":
             # NACK means the same in every ack mode: this one message was not processed.
+            self.stats.nacked += 1
             message = unacked.pop(ack_id)
             if sub.queue is not None and sub.number in session.unsubscribed:
                 sub.queue = self._queue(sub.queue.name)  # forgotten while unconsumed?
@@ -933,12 +941,14 @@ class Broker:
                 self.stats.dropped_nacked_topic += 1
                 self.memory.release(len(message.body) + MESSAGE_OVERHEAD)
         elif sub.ack == "client":  # cumulative: this message and all delivered before it
+            self.stats.acked += 1
             while unacked:
                 key = next(iter(unacked))
                 self._forget(unacked.pop(key))
                 if key == ack_id:
                     break
         else:
+            self.stats.acked += 1
             self._forget(unacked.pop(ack_id))
         if session.unsubscribed.get(sub.number) is not sub:
             self._refill(sub)

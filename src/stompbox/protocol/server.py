@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 from .connection import Connection
@@ -92,6 +92,12 @@ class ServerConnection(Connection):
         """When the bytes now buffered began to arrive, at the latest."""
         self._after_connect: list[Frame] = []
         """Frames that arrived behind the CONNECT, until it is answered."""
+        self.receipts_sent = 0
+        """RECEIPT frames queued, for a server's metrics."""
+        self.on_error: Callable[[str, RemoteProtocolError | None], None] | None = None
+        """Called with each ERROR frame's ``message`` as it is queued, and the client's
+        protocol error that caused it (None when the caller sent it): a server's count
+        of ERRORs by kind."""
 
     @property
     def output_limit(self) -> int | None:
@@ -231,6 +237,7 @@ class ServerConnection(Connection):
         receipt = frame.get("receipt")
         if receipt is not None:
             self.send(Frame("RECEIPT", (("receipt-id", receipt),)))
+            self.receipts_sent += 1
         if frame.command == "DISCONNECT":
             self.state = _S.CLOSED
 
@@ -276,10 +283,12 @@ class ServerConnection(Connection):
         *,
         frame: Frame | None = None,
         headers: Iterable[tuple[str, str]] = (),
+        cause: RemoteProtocolError | None = None,
     ) -> None:
         """Queue an ERROR frame and close: STOMP requires closing after an ERROR.
 
-        ``frame`` is the offending frame, whose ``receipt`` is echoed as ``receipt-id``.
+        ``frame`` is the offending frame, whose ``receipt`` is echoed as ``receipt-id``;
+        ``cause`` the client's protocol error it answers, if any (for ``on_error``).
         The ERROR is always written, whatever the text: line breaks in ``message`` are
         shown as ``\\n`` where the version cannot escape them, and a header it cannot
         write (a 1.0 client's receipt with a CR) is left out and named in the body.
@@ -302,6 +311,8 @@ class ServerConnection(Connection):
             out += (("content-type", "text/plain"),)
         self.send(Frame("ERROR", out, body))
         self.state = _S.CLOSED
+        if self.on_error is not None:
+            self.on_error(message, cause)
 
     def send(self, frame: Frame) -> None:
         """Queue ``frame``, serialized for the negotiated version.
@@ -336,7 +347,7 @@ class ServerConnection(Connection):
             detail = exc.detail or exc.message
             if exc.offset is not None:
                 detail = f"{detail} (at byte {exc.offset} of the stream)"
-            self.send_error(exc.message, detail, headers=extra)
+            self.send_error(exc.message, detail, headers=extra, cause=exc)
         return exc
 
     # -- time --------------------------------------------------------------------------

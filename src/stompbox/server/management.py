@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from stompbox.security.authn import Credentials
 
@@ -28,6 +27,7 @@ from .admin import AdminApi
 from .asgi import StompASGI
 from .console import SECURITY_HEADERS, ConsoleFiles, ConsoleUser
 from .gate import Refusal
+from .metrics import ServerMetrics, transport_of
 from .overview_feed import OverviewFeed
 
 if TYPE_CHECKING:
@@ -51,86 +51,13 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def transport_of(peer: str) -> str:
-    """``ws:10.0.0.7:5123`` -> ``ws``; a bare ``host:port`` is plain TCP."""
-    scheme, _, rest = peer.partition(":")
-    return scheme if scheme in ("ws", "wss", "tls", "sockjs") and rest else "tcp"
-
-
-class _Collector:
-    """What Prometheus scrapes, read from the registry and its broker at that moment."""
-
-    def __init__(self, registry: SessionRegistry) -> None:
-        self.registry = registry
-
-    def collect(self) -> Iterator[Metric]:
-        registry = self.registry
-        broker = registry.broker
-        connections = GaugeMetricFamily(
-            "stompbox_connections", "Open client connections", labels=["transport"]
-        )
-        counts: dict[str, int] = {"tcp": 0, "tls": 0, "ws": 0, "wss": 0, "sockjs": 0}
-        for session in registry.sessions:
-            kind = transport_of(session.peer)
-            counts[kind] = counts.get(kind, 0) + 1
-        for kind, count in counts.items():
-            connections.add_metric([kind], count)
-        yield connections
-        yield GaugeMetricFamily(
-            "stompbox_sessions", "Connected STOMP sessions", value=len(broker.sessions)
-        )
-        stats = broker.stats
-        for name, value, text in (
-            ("published", stats.published, "Messages the broker took"),
-            ("delivered", stats.delivered, "MESSAGE frames handed to subscribers"),
-            ("redelivered", stats.redelivered, "Messages delivered again"),
-            ("dead_lettered", stats.dead_lettered, "Messages moved to a dead-letter queue"),
-            ("expired", stats.expired, "Messages past their deadline, never delivered"),
-            (
-                "dropped_slow_consumer",
-                stats.dropped_slow_consumer,
-                "Topic messages dropped for slow subscribers",
-            ),
-            ("producers_paused", stats.producers_paused, "Times a publisher was paused"),
-        ):
-            yield CounterMetricFamily(f"stompbox_messages_{name}", text, value=value)
-        depth = GaugeMetricFamily(
-            "stompbox_queue_messages", "Messages waiting in a queue", labels=["queue"]
-        )
-        size = GaugeMetricFamily(
-            "stompbox_queue_bytes", "Body bytes waiting in a queue", labels=["queue"]
-        )
-        consumers = GaugeMetricFamily(
-            "stompbox_queue_consumers", "Consumers of a queue", labels=["queue"]
-        )
-        for name, (messages, body_bytes, count) in sorted(broker.queue_depths().items()):
-            depth.add_metric([name], messages)
-            size.add_metric([name], body_bytes)
-            consumers.add_metric([name], count)
-        yield from (depth, size, consumers)
-        memory = broker.memory
-        yield GaugeMetricFamily(
-            "stompbox_memory_used_bytes", "Bytes held against the memory budget", value=memory.used
-        )
-        yield GaugeMetricFamily(
-            "stompbox_memory_budget_bytes", "The memory budget", value=memory.limit
-        )
-        app = registry.app
-        if app is not None:
-            yield GaugeMetricFamily(
-                "stompbox_ready",
-                "1 when the application is ready (a relayed broker is up)",
-                value=0 if app.readiness() else 1,
-            )
-
-
 class Management:
     """``/healthz``, ``/readyz`` and ``/metrics`` for one server's registry."""
 
     def __init__(self, registry: SessionRegistry) -> None:
         self.registry = registry
         self.metrics = CollectorRegistry(auto_describe=False)
-        self.metrics.register(_Collector(registry))
+        self.metrics.register(ServerMetrics(registry))
         self.console = ConsoleFiles()
         """The web console at ``/`` and ``/console/`` (server/console.py)."""
         self.stomp = StompASGI(registry=registry)

@@ -20,6 +20,7 @@ from .config import ServerConfig
 from .gate import Gatekeeper, address_of
 from .output import OutputScheduler
 from .session import Application, ServerSession, Transport
+from .traffic import Traffic
 
 __all__ = ["SessionRegistry"]
 
@@ -41,6 +42,8 @@ class SessionRegistry:
         """Each open session's number, counted from 1 in the order they opened: the
         management API's connection id (stable while it is open, never reused)."""
         self._opened = 0
+        self.traffic = Traffic()
+        """What every session's frames counted, for ``/metrics``."""
         self.gate = Gatekeeper(config)
         """Authentication, access rules and per-address bounds, shared by every session."""
         self.output = OutputScheduler(broker.store)
@@ -87,6 +90,7 @@ class SessionRegistry:
             on_lost=self._lost,
             client_cert=client_cert,
             gate=self.gate,
+            traffic=self.traffic,
         )
         self.sessions.add(session)
         self._opened += 1
@@ -96,6 +100,9 @@ class SessionRegistry:
 
     def _lost(self, session: ServerSession) -> None:
         self.sessions.discard(session)
+        self.traffic.connection_closed(
+            session.bytes_in, session.bytes_out, session.conn.receipts_sent
+        )
         self.numbers.pop(session, None)
         self.gate.connections.release(session.address)
 

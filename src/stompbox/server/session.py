@@ -29,6 +29,7 @@ from stompbox.security.principal import Principal
 from .config import ServerConfig
 from .gate import AccessDenied, DestinationGuard, Gatekeeper, Refusal, address_of
 from .output import OutputScheduler
+from .traffic import Traffic
 
 __all__ = ["AccessDenied", "Application", "Output", "ServerSession", "Transport"]
 
@@ -146,6 +147,7 @@ class ServerSession:
         "peer",
         "principal",
         "session",
+        "traffic",
         "transport",
     )
 
@@ -162,8 +164,11 @@ class ServerSession:
         handshake: Mapping[str, Any] | None = None,
         on_lost: Callable[[ServerSession], None] | None = None,
         client_cert: Mapping[str, Any] | None = None,
+        traffic: Traffic | None = None,
     ) -> None:
         self.app = app
+        self.traffic = traffic if traffic is not None else Traffic()
+        """Where this session counts its frames for ``/metrics``: the registry's."""
         self.gate = gate
         """Authentication, access rules and per-address bounds: the registry's, shared by
         every session (it holds the users file, keys and the password threads)."""
@@ -205,6 +210,7 @@ class ServerSession:
             output_limit=config.outbound_buffer,
         )
         self.conn.on_output = self._output_waiting
+        self.conn.on_error = self.traffic.error_sent
         self._output = output
         self._lost = on_lost
         self._writing_paused = False
@@ -249,19 +255,22 @@ class ServerSession:
         if self._authenticating is not None:
             return  # what came behind the CONNECT waits for its answer
         conn = self.conn
-        handlers = self.broker.handlers
+        traffic = self.traffic
+        frames_in = traffic.frames_in
         frame: Frame | None = None
         app = self.app
         acl = self.gate.policy.acl
         guard = self.gate.guard
         try:
-            for event in conn.events():
+            events, handlers = traffic.reading(conn.events(), self.broker.handlers)
+            for event in events:
                 if type(event) is not Frame:
                     if isinstance(event, ConnectionClosed):
                         self.transport.close()
                     continue
                 frame = event
                 command = frame.command
+                frames_in[command] += 1
                 if (acl is not None or guard is not None) and (
                     command == "SEND" or command == "SUBSCRIBE"
                 ):
@@ -364,6 +373,7 @@ class ServerSession:
         name = identity.name if identity is not None else None
         self.session = self.broker.open_session(self, conn.version or "1.0", name)
         conn.accept(self.loop.time(), session=self.session.id, server=self.config.server_name)
+        self.traffic.connected += 1
         if self.app is not None:
             self.app.connected(self)
         who = f"user {name!r} ({identity.via})" if identity is not None else "anonymous"
@@ -387,6 +397,8 @@ class ServerSession:
         """Send one frame to this client, in order with its deliveries."""
         if not self.conn.closed and self.session is not None and not self.session.closed:
             self.conn.send(frame)
+            if frame.command == "MESSAGE":
+                self.traffic.app_messages += 1
 
     def end(self, frame: Frame) -> None:
         """Answer a DISCONNECT the application finished (a relayed broker's receipt came
