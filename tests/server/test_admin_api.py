@@ -284,6 +284,8 @@ def test_unknown_queues_routes_and_methods_are_json_errors() -> None:
         assert call(http, A + "/requeue", "POST")[0] == 404
         status, answer = call(http, "/api/nope")
         assert status == 404 and "no such route: /api/nope" in answer["error"]
+        status, answer = call(http, "/api/queues//queue/a")
+        assert status == 404 and "one percent-encoded segment" in answer["error"]
         status, answer = call(http, "/api/queues", "PUT")
         assert status == 405 and answer["error"].endswith("allowed: GET")
         status, answer = call(http, "/api/queues/%2Fqueue%2Fa/messages", "POST")

@@ -94,3 +94,24 @@ def test_a_queue_made_again_between_samples_starts_over() -> None:
 def test_a_bad_interval_is_refused(interval: float, window: float) -> None:
     with pytest.raises(ValueError, match="need 0 < interval <= window"):
         RateSampler(BrokerAdmin(Broker(BrokerConfig())), interval, window)
+
+
+def test_whole_histories_are_kept_for_a_bounded_number_of_queues() -> None:
+    broker = Broker(BrokerConfig())
+    sampler = RateSampler(BrokerAdmin(broker), interval=1.0, window=10.0, max_histories=2)
+    for name in ("/queue/a", "/queue/b", "/queue/c"):
+        publish(broker, name, 1)
+    for second in range(5):
+        publish(broker, "/queue/c", 2)
+        sampler.sample(float(second))
+    assert len(sampler.history("/queue/a")) == len(sampler.history("/queue/b")) == 5
+    assert [p.at for p in sampler.history("/queue/c")] == [3.0, 4.0]  # enough for its rate
+    assert sampler.queue_rates("/queue/c") == Rates(2.0, 0.0)
+    BrokerAdmin(broker).purge("/queue/b")
+    broker.close_session(subscribe(broker, "/queue/b"))  # empty and unsubscribed: forgotten
+    publish(broker, "/queue/d", 1)
+    for second in range(5, 8):
+        sampler.sample(float(second))
+    assert len(sampler.history("/queue/d")) == 3  # in the place /queue/b left
+    assert len(sampler.history("/queue/c")) == 2
+    assert len(sampler.history("/queue/a")) == 8

@@ -133,7 +133,10 @@ class AdminApi:
         matched = [(route, route.match(segments)) for route in ROUTES]
         found = [(route, params) for route, params in matched if params is not None]
         if not found:
-            return 404, {"error": f"no such route: {path} (see /api/openapi.json)"}
+            hint = "see /api/openapi.json"
+            if path.startswith(("/api/queues/", "/api/connections/")):
+                hint = "a queue's name is one percent-encoded segment: /api/queues/%2Fqueue%2Fa"
+            return 404, {"error": f"no such route: {path} ({hint})"}
         method = scope["method"]
         chosen = next(((r, p) for r, p in found if r.method == method), None)
         if chosen is None:
