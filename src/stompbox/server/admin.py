@@ -28,6 +28,7 @@ from stompbox._version import __version__
 from stompbox.broker.admin import BROWSE_LIMIT, AdminError, BrokerAdmin, NoSuchQueue
 
 from .admin_openapi import OPENAPI
+from .metrics import transport_of
 from .rates import RateSampler
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ REQUEUE_LIMIT: Final = 10_000
 """The most messages one requeue moves, all in one turn of the event loop."""
 MAX_REASON: Final = 1000
 """The longest reason an administrator may give for closing a connection."""
-_TRANSPORTS: Final = ("ws", "wss", "tls", "sockjs")
 
 
 class ApiError(Exception):
@@ -256,12 +256,11 @@ class AdminApi:
 def _connection(number: str, session: ServerSession, now: float) -> dict[str, Any]:
     broker_session = session.session
     identity = session.identity
-    scheme, _, rest = session.peer.partition(":")
     return {
         "id": number,
         "peer": session.peer,
         "address": session.address,
-        "transport": scheme if scheme in _TRANSPORTS and rest else "tcp",
+        "transport": transport_of(session.peer),
         "user": identity.name if identity is not None else None,
         "session": broker_session.id if broker_session is not None else None,
         "version": broker_session.version if broker_session is not None else None,
