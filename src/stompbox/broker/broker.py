@@ -23,6 +23,7 @@ from stompbox.protocol.message import forget_destination_lines
 from stompbox.protocol.server import ServerConnection, fan_out
 
 from .config import BrokerConfig, DestinationKind, SlowConsumerPolicy
+from .consumers import consumer_terms
 from .errors import BrokerError
 from .expiry import (
     DEFAULT_PRIORITY,
@@ -799,6 +800,7 @@ class Broker:
             if kind is _QUEUE or self.retention is None:
                 raise BrokerError("not retained", f"{destination} keeps no messages to resume from")
             self.retention.check(destination, wildcard, resume)
+        exclusive, priority = consumer_terms(frame.headers, kind is _QUEUE)
         sub = Subscription(
             session,
             sub_id,
@@ -809,10 +811,11 @@ class Broker:
             frame.get("ack", "auto") or "auto",
             int(prefetch_text),
         )
+        sub.exclusive, sub.priority = exclusive, priority
         session.subscriptions[sub_id] = sub
         if kind is _QUEUE:
             queue = self._queue(destination)
-            queue.consumers.append(sub)
+            queue.add_consumer(sub)
             sub.queue = queue
             self._dispatch(queue)
         else:
@@ -840,8 +843,8 @@ class Broker:
         session.subscriptions.pop(sub.id, None)
         queue = sub.queue
         if queue is not None:
-            queue.consumers.remove(sub)
-            if sub.unacked and keep_unacked:
+            queue.remove_consumer(sub)
+            if sub.unacked and keep_unacked and not sub.exclusive:  # successor gets them
                 self._keep_unacked(session, sub)
             elif sub.unacked:
                 self._return_to_queue(queue, list(sub.unacked.values()))

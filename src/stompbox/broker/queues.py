@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
+from .consumers import Consumer, ConsumerRanking, ranking_for
 from .message import Message
 from .priority import PriorityBacklog
 
 __all__ = ["Consumer", "QueueDestination"]
-
-
-class Consumer(Protocol):
-    """What a queue needs of a subscription: whether it can take a message now."""
-
-    def has_room(self) -> bool: ...
 
 
 C = TypeVar("C", bound=Consumer)
@@ -39,6 +34,7 @@ class QueueDestination(Generic[C, P]):
         "earliest",
         "name",
         "published",
+        "ranking",
         "ttl",
     )
 
@@ -56,13 +52,18 @@ class QueueDestination(Generic[C, P]):
         self.blocked: list[P] = []
         """Producers whose reading is paused until the backlog drains."""
         self._next = 0
+        self.ranking: ConsumerRanking[C] | None = None
+        """Set while a consumer is exclusive or has a priority (:mod:`.consumers`)."""
         self.published = 0
         """Messages the broker accepted into this queue (for per-queue rates)."""
         self.delivered = 0
         """Messages handed from it to consumers, redeliveries included."""
 
     def next_consumer(self) -> C | None:
-        """The next consumer in round-robin order that can take a message now."""
+        """The next consumer in round-robin order that can take a message now (or, while
+        the queue has a ranking, the one the ranking chooses)."""
+        if self.ranking is not None:
+            return self.ranking.next_consumer()
         consumers = self.consumers
         count = len(consumers)
         start = self._next
@@ -73,6 +74,16 @@ class QueueDestination(Generic[C, P]):
                 self._next = index + 1
                 return consumer
         return None
+
+    def add_consumer(self, consumer: C) -> None:
+        self.consumers.append(consumer)
+        if self.ranking is not None or consumer.exclusive or consumer.priority:
+            self.ranking = ranking_for(self.consumers, self.ranking)
+
+    def remove_consumer(self, consumer: C) -> None:
+        self.consumers.remove(consumer)
+        if self.ranking is not None:
+            self.ranking = ranking_for(self.consumers, self.ranking)
 
     def use_priorities(self) -> None:
         """Serve waiting messages by priority from now on (once a priority is sent)."""

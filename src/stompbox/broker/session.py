@@ -45,6 +45,7 @@ class Subscription:
         "ack",
         "destination",
         "dropping",
+        "exclusive",
         "id",
         "kind",
         "number",
@@ -52,6 +53,7 @@ class Subscription:
         "pending_bytes",
         "prefetch",
         "prefix",
+        "priority",
         "queue",
         "session",
         "unacked",
@@ -83,6 +85,10 @@ class Subscription:
         self.pending_bytes = 0
         self.queue: QueueDestination[Subscription, Session] | None = None
         self.dropping = False
+        self.exclusive = False
+        """Whether it asked to be a queue's only consumer while subscribed (``exclusive``)."""
+        self.priority = 0
+        """Its consumer priority (``x-priority``): higher is served first."""
 
     def has_room(self) -> bool:
         """Whether a message sent now can be written to this subscriber at once."""
