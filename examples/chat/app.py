@@ -10,7 +10,8 @@ Room messages go to ``/topic/chat/<room>``; private messages reach every session
 user at ``/user/queue/private``. The access rules let browsers send only to the app's
 handlers, so that nobody can post to a room as if they were the server. A ValueError (an
 unknown room, a payload that does not fit ``Post``) is answered on ``/user/queue/errors``,
-which the page shows as a notice; the session goes on.
+which the page shows as a notice; the session goes on. Rooms are retained topics: after a
+lost connection the page resumes each where it stopped, missing nothing (static/resume.js).
 """
 
 from __future__ import annotations
@@ -26,9 +27,14 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from stompbox.app import SessionEvent, StompApp, send_to, send_to_user
+from stompbox.broker import BrokerConfig
 from stompbox.security import allow
+from stompbox.server import ServerConfig
 
 stomp = StompApp(
+    # rooms keep their last 1,000 messages for an hour: a page that lost its connection
+    # resumes where it stopped (static/resume.js; docs/delivery.md)
+    config=ServerConfig(broker=BrokerConfig(retain_topics=["/topic/chat/*"])),
     trust_login=True,
     acl=[
         allow("any", "send", "/app/**"),

@@ -12,6 +12,7 @@ const sockjsLoaded = new Promise((resolve, reject) => {
   document.head.append(script);
 });
 let client = null;
+let resume = null;
 let room = "lobby";
 let roomSubscription = null;
 const online = new Set();
@@ -45,13 +46,19 @@ function notice(text) {
   $("errors").appendChild(p);
 }
 
-function joinRoom(name) {
+// Joining a room starts it afresh; after a reconnection (again = true) the room resumes
+// where it stopped: the broker retains /topic/chat/* and replays what came meanwhile.
+function joinRoom(name, again = false) {
+  const destination = `/topic/chat/${name}`;
+  if (!again || name !== room) {
+    resume.forget(destination);
+    $("messages").replaceChildren();
+  }
   room = name;
   $("room-title").textContent = `#${name}`;
-  $("messages").replaceChildren();
   for (const li of $("rooms").children) li.classList.toggle("active", li.dataset.room === name);
   if (roomSubscription) roomSubscription.unsubscribe();
-  roomSubscription = client.subscribe(`/topic/chat/${name}`, (m) => line("messages", JSON.parse(m.body)));
+  roomSubscription = resume.subscribe(destination, (m) => line("messages", JSON.parse(m.body)));
 }
 
 function showOnline() {
@@ -68,7 +75,16 @@ $("login").onsubmit = async (event) => {
   await sockjsLoaded;
   const socket = sockjs ? { webSocketFactory: () => new SockJS("/sockjs") } : { brokerURL: url };
   client = new StompJs.Client({ ...socket, connectHeaders: { login: user }, reconnectDelay: 2000 });
+  resume = new StompboxResume(client, {
+    onGap: () => notice("some messages were missed while disconnected"),
+  });
+  let connections = 0;
+  client.onWebSocketClose = () => {
+    roomSubscription = null; // gone with its connection
+    document.body.dataset.connected = "false";
+  };
   client.onConnect = () => {
+    const again = connections++ > 0;
     $("status").textContent = `connected as ${user}`;
     document.body.dataset.connected = "true";
     for (const id of ["text", "send", "to", "private-text", "send-private"]) $(id).disabled = false;
@@ -81,7 +97,7 @@ $("login").onsubmit = async (event) => {
         li.onclick = () => joinRoom(name);
         return li;
       }));
-      joinRoom(room);
+      joinRoom(room, again);
     });
     client.subscribe("/user/queue/private", (m) => line("private", JSON.parse(m.body)));
     client.subscribe("/user/queue/errors", (m) => notice(errorText(m)));
