@@ -3,12 +3,20 @@ given (no clock): exact figures, bounded series, forgotten queues dropped."""
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 
 from stompbox.broker import Broker, BrokerConfig, Session
 from stompbox.broker.admin import BrokerAdmin
 from stompbox.protocol import Frame, ServerConnection
+from stompbox.server import ServerConfig
+from stompbox.server.admin import AdminApi
 from stompbox.server.rates import QueuePoint, Rates, RateSampler
+from stompbox.server.registry import SessionRegistry
+
+from ..support import run
 
 
 class Sink:
@@ -115,3 +123,30 @@ def test_whole_histories_are_kept_for_a_bounded_number_of_queues() -> None:
     assert len(sampler.history("/queue/d")) == 3  # in the place /queue/b left
     assert len(sampler.history("/queue/c")) == 2
     assert len(sampler.history("/queue/a")) == 8
+
+
+def test_the_api_samples_on_the_event_loop_it_was_made_in() -> None:
+    async def main() -> None:
+        broker = Broker(BrokerConfig())
+        api = AdminApi(SessionRegistry(broker, ServerConfig()), interval=0.02)
+        # ASGI's messages are dicts to the server, MutableMappings to httpx's types
+        transport = httpx.ASGITransport(app=api)  # type: ignore[arg-type]
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://admin") as http:
+                publish(broker, "/queue/a", 1)
+                while True:  # a sample sees the queue, then one sees it grow
+                    publish(broker, "/queue/a", 1)
+                    answer = (await http.get("/api/queues/%2Fqueue%2Fa")).json()
+                    if len(answer["history"]) >= 2 and answer["published_per_second"] > 0:
+                        break
+                    await asyncio.sleep(0.02)
+                overview = (await http.get("/api/overview")).json()
+                assert overview["rates"]["published_per_second"] >= 0
+                assert [p["messages"] for p in answer["history"]] == sorted(
+                    p["messages"] for p in answer["history"]
+                )
+        finally:
+            await api.sampler.close()
+        assert api.sampler._task is None
+
+    run(main(), timeout=20)
