@@ -5,15 +5,18 @@ nobody consumes, held topic messages; and the ERROR a bad value gets."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import pytest
 
 from stompbox.broker import BrokerConfig
 from stompbox.server import ServerConfig
+from stompbox.server.asgi import StompASGI
 
+from ..support import run
 from .helpers import Listener, RawClient, ServerThread, stomp_client
 from .test_management import get, samples, serving
 
@@ -212,3 +215,28 @@ def test_expired_messages_are_counted_in_metrics() -> None:
             status, text = get(http, "/metrics")
             assert status == 200
             found = samples(text)
+
+
+def test_the_asgi_app_sweeps_expired_messages_while_its_lifespan_runs() -> None:
+    async def main() -> None:
+        app = StompASGI()
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            await sent.put(dict(message))
+
+        lifespan = asyncio.create_task(app({"type": "lifespan"}, inbox.get, send))
+        await inbox.put({"type": "lifespan.startup"})
+        assert (await asyncio.wait_for(sent.get(), 5))["type"] == "lifespan.startup.complete"
+        app.broker.publish("/queue/asgi", (("expiration", "50"),), b"x")
+        assert app.broker.queue_depth("/queue/asgi") == 1
+        until = time.monotonic() + 10
+        while app.broker.queue_depth("/queue/asgi") and time.monotonic() < until:
+            await asyncio.sleep(0.1)
+        assert (app.broker.queue_depth("/queue/asgi"), app.broker.stats.expired) == (0, 1)
+        await inbox.put({"type": "lifespan.shutdown"})
+        assert (await asyncio.wait_for(sent.get(), 5))["type"] == "lifespan.shutdown.complete"
+        await lifespan
+
+    run(main())

@@ -24,6 +24,7 @@ from stompbox.security.origins import OriginPolicy
 from .config import ServerConfig
 from .registry import SessionRegistry
 from .session import Application, ServerSession
+from .sweep import sweep_expired
 
 __all__ = ["MessageTransport", "StompASGI"]
 
@@ -237,6 +238,8 @@ class StompASGI:
         self.config = registry.config
         self.broker = registry.broker
         self.origins = OriginPolicy(self.config.allowed_origins)
+        self._sweeper: asyncio.Task[None] | None = None
+        """Takes expired messages out of queues while the lifespan runs (server/sweep.py)."""
 
     @property
     def connections(self) -> set[ServerSession]:
@@ -253,8 +256,11 @@ class StompASGI:
                 if message["type"] == "lifespan.startup":
                     if app is not None:
                         await app.start()
+                    self._sweeper = asyncio.create_task(sweep_expired(self.broker))
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    if self._sweeper is not None:
+                        self._sweeper.cancel()
                     self.registry.shutdown()
                     if app is not None:
                         await app.stop()
