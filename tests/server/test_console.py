@@ -12,6 +12,9 @@ import re
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin, Subprotocol
 
 from stompbox.security.passwords import hash_password
 from stompbox.server.console import ConsoleFiles
@@ -87,3 +90,41 @@ def test_the_vendored_stompjs_is_the_locked_version_unchanged() -> None:
     package = json.loads((installed / "package.json").read_text())
     assert package["version"] == version
     assert bundle == (installed / "bundles" / "stomp.umd.min.js").read_bytes()
+
+
+def test_the_console_websocket_needs_the_role_and_the_page_origin(tmp_path: Path) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text(
+        f"ops:{hash_password('ops', hasher=CHEAP)}:management\n"
+        f"ann:{hash_password('ann', hasher=CHEAP)}\n"
+    )
+    ann = "Basic " + base64.b64encode(b"ann:ann").decode()
+    with serving("--users", str(users)) as (_, http_port, _):
+        page = f"http://127.0.0.1:{http_port}"
+
+        def open_ws(path: str, auth: str | None, origin: str = page) -> ClientConnection:
+            headers = {"Authorization": auth} if auth else {}
+            return connect(
+                f"ws://127.0.0.1:{http_port}{path}",
+                additional_headers=headers,
+                origin=Origin(origin),
+                subprotocols=[Subprotocol("v12.stomp")],
+                open_timeout=10,
+            )
+
+        for path, auth, origin in [
+            ("/ws", None, page),
+            ("/ws", ann, page),  # a user without the management role
+            ("/ws", OPS, "http://evil.example"),  # another site's page, ops's browser
+            ("/other", OPS, page),
+        ]:
+            with pytest.raises(InvalidStatus) as refused:
+                open_ws(path, auth, origin).close()
+            assert refused.value.response.status_code == 403, (path, auth, origin)
+
+        with open_ws("/ws", OPS) as ws:  # no login in CONNECT: the handshake's user counts
+            ws.send("CONNECT\naccept-version:1.2\nhost:/\n\n\0")
+            assert str(ws.recv(timeout=10)).startswith("CONNECTED\n")
+            status, _, body = fetch(http_port, "/api/connections", OPS)
+            assert status == 200
+            assert [(c["transport"], c["user"]) for c in json.loads(body)] == [("ws", "ops")]
