@@ -191,6 +191,20 @@ def test_bounded_by_age_and_since_replays_from_a_time() -> None:
     assert frames[0].get("stompbox-resume") == "gap"
 
 
+def test_the_sweep_gives_back_what_aged_out_of_a_silent_topic() -> None:
+    broker = retaining(retain_seconds=10.0)
+    clock = Clock()
+    assert broker.retention is not None
+    broker.retention.clock = clock
+    before = broker.memory.used
+    Client(broker).send("/topic/chat", b"abc")
+    assert broker.memory.used == before + 3 + MESSAGE_OVERHEAD
+    clock.now += 11
+    broker.sweep_expired()
+    assert broker.memory.used == before
+    assert not broker.retention.windows["/topic/chat"].held
+
+
 def test_at_most_retain_max_topics_and_the_forgotten_one_reports_a_gap() -> None:
     broker = retaining(retain_max_topics=2)
     producer = Client(broker)

@@ -751,6 +751,8 @@ class Broker:
         looked at goes to the end of the order, so the next sweep starts with the others.
         """
         now = self.clock() * 1000
+        if self.retention is not None:  # retained topic messages past retain_seconds
+            self.retention.sweep()
         expired = examined = 0
         for queue in [q for q in self._queues.values() if q.earliest <= now]:
             if examined >= budget:

@@ -129,10 +129,6 @@ class Retention:
             self._covered[destination] = covered
         return covered
 
-    @property
-    def held_bytes(self) -> int:
-        return sum(window.bytes for window in self.windows.values())
-
     def record(self, message: Message) -> bool:
         """Give a topic message its position and keep it, if its topic is retained;
         return whether it was. Runs before the message is encoded."""
@@ -185,9 +181,9 @@ class Retention:
             self._evicted_at = window.dropped_at
 
     def sweep(self, now: float | None = None) -> None:
-        """Drop what has aged out of every window (done on publish at most once a second,
-        so a topic nobody publishes to still gives its memory back at the next publish
-        to any retained topic)."""
+        """Drop what has aged out of every window: the broker's sweep does it every
+        second, and a publish to a retained topic at most once a second, so that a topic
+        nobody publishes to gives its memory back too."""
         if now is None:
             now = self.clock() * 1000
         self._swept = now
