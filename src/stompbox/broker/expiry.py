@@ -64,19 +64,25 @@ def stamp(message: Message, ttl: int | None, now: float) -> None:
     Raises :class:`BrokerError` naming the header whose value is not allowed.
     """
     deadline = now + ttl if ttl is not None else math.inf
-    seen: set[str] = set()
+    seen = 0  # a bit per name: the first of each counts
     for name, value in message.headers:
-        if name not in DELIVERY_HEADERS or name in seen:
+        if name not in DELIVERY_HEADERS:
             continue
-        seen.add(name)
         if name == "priority":
-            message.priority = _priority(value)
+            if not seen & 1:
+                seen |= 1
+                message.priority = _priority(value)
         elif name == "expires":
-            at = _milliseconds(name, value)
-            if at:  # ActiveMQ (JMS): 0 is "never expires"
-                deadline = min(deadline, at)
-        else:
-            deadline = min(deadline, now + _milliseconds(name, value))
+            if not seen & 2:
+                seen |= 2
+                at = _milliseconds(name, value)
+                if at and at < deadline:  # ActiveMQ (JMS): 0 is "never expires"
+                    deadline = at
+        elif not seen & 4:
+            seen |= 4
+            until = now + _milliseconds(name, value)
+            if until < deadline:
+                deadline = until
     if deadline != math.inf:
         message.deadline = deadline
 
