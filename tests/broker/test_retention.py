@@ -39,7 +39,7 @@ def test_off_by_default_no_position_and_resume_refused() -> None:
     producer.send("/topic/chat", b"1")
     [m] = a.received()
     assert m.get("stompbox-seq") is None
-    with pytest.raises(BrokerError, match="keeps no messages to resume from"):
+    with pytest.raises(BrokerError, match="cannot be resumed: retention is off"):
         Client(broker).subscribe("/topic/chat", resume_from="abc-1")
 
 
@@ -135,6 +135,19 @@ def test_a_position_from_another_run_is_a_gap() -> None:
     assert m.get("stompbox-resume") == "gap"
 
 
+def test_a_topic_no_longer_retained_is_resumed_with_a_gap() -> None:
+    """A client may hold a position from before retain_topics changed: no ERROR (it
+    would meet it at every reconnection), but the first message says what happened."""
+    broker = retaining()
+    b, producer = Client(broker), Client(broker)
+    b.subscribe("/topic/other", resume_from="0ld0ld-7")
+    producer.send("/topic/other", b"1")
+    producer.send("/topic/other", b"2")
+    first, second = b.received()
+    assert first.get("stompbox-resume") == "gap" and first.get("stompbox-seq") is None
+    assert second.get("stompbox-resume") is None
+
+
 def test_bad_positions_are_refused_by_name() -> None:
     broker = retaining()
     c = Client(broker)
@@ -146,9 +159,7 @@ def test_bad_positions_are_refused_by_name() -> None:
         c.subscribe("/topic/chat", resume_from="a-1", since="1")
     with pytest.raises(BrokerError, match="past the last position"):
         c.subscribe("/topic/chat", resume_from=f"{broker.retention.epoch}-5")  # type: ignore[union-attr]
-    with pytest.raises(BrokerError, match="not among retain_topics"):
-        c.subscribe("/topic/other", resume_from="a-1")
-    with pytest.raises(BrokerError, match="keeps no messages"):
+    with pytest.raises(BrokerError, match="cannot be resumed: a queue"):
         c.subscribe("/queue/chat", resume_from="a-1")
     assert c.session.subscriptions == {}  # nothing half-made
 
@@ -240,6 +251,22 @@ def test_wildcard_subscription_replays_every_matching_topic_in_publish_order() -
     frames = again.received()
     assert [f.body for f in frames] == [b"b1", b"a2", b"b2"]
     assert frames[0].get("stompbox-resume") == "ok"
+
+
+def test_a_private_topic_is_never_retained_nor_replayed_to_another_session() -> None:
+    broker = retaining(separator=".")
+    owner, other = Client(broker), Client(broker)
+    broker.reserve("/topic/room.secret", owner.session, "/user/topic/secret")
+    owner.subscribe("/topic/room.secret")
+    broker.publish("/topic/room.secret", (), b"for the owner only")
+    [mine] = owner.received()
+    assert mine.get("stompbox-seq") is None
+    other.subscribe("/topic/room.*", since="0")
+    broker.publish("/topic/room.secret", (), b"again")
+    broker.publish("/topic/room.open", (), b"public")
+    [public] = other.received()
+    assert public.body == b"public" and public.get("stompbox-resume") == "ok"
+    assert "/topic/room.secret" not in broker.retention.windows  # type: ignore[union-attr]
 
 
 def test_client_ack_replay_is_acknowledged_like_any_message() -> None:

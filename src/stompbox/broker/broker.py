@@ -112,7 +112,7 @@ class Broker:
         self.retention: Retention | None = None
         """Retained topics' windows (:mod:`stompbox.broker.retention`); None when off."""
         if self.config.retain_topics:
-            self.retention = Retention(self.config, self._run, self.memory)
+            self.retention = Retention(self.config, self.memory)
         self.clock: Callable[[], float] = time.time
         """Seconds since the epoch, for message deadlines (which are wall-clock times)."""
         self.store: MessageStore | None = None
@@ -470,11 +470,13 @@ class Broker:
         subs: list[Subscription] = []
         targets: list[tuple[ServerConnection, str]] = []
         matched = self._topics.match(destination, prefix)
-        retention = self.retention
-        if retention is not None and retention.record(message) and retention.marks:
-            matched = retention.mark_first(message, matched, self._offer)
         if private is not None:  # only its session's: not another's wildcard subscription
             matched = [sub for sub in matched if sub.session is private[0]]
+        retention = self.retention
+        if retention is not None and private is None:  # a session's own: never replayed
+            retention.record(message)
+            if retention.marks:
+                matched = retention.mark_first(message, matched, self._offer)
         for sub in matched:
             session = sub.session
             if sub.pending or not session.writable:
@@ -800,8 +802,9 @@ class Broker:
         resume = parse_resume(frame.get("resume-from"), frame.get("since"))
         if resume is not None:
             if kind is _QUEUE or self.retention is None:
-                raise BrokerError("not retained", f"{destination} keeps no messages to resume from")
-            self.retention.check(destination, wildcard, resume)
+                why = "a queue" if kind is _QUEUE else "retention is off (no retain_topics)"
+                raise BrokerError("not retained", f"{destination} cannot be resumed: {why}")
+            self.retention.check(resume)
         exclusive, priority = consumer_terms(frame.headers, kind is _QUEUE)
         sub = Subscription(
             session,

@@ -20,6 +20,7 @@ and the topic fan-out looks at one attribute per message.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
@@ -97,8 +98,10 @@ class Window:
 class Retention:
     """The retained topics' windows, bounded and charged to ``memory``."""
 
-    def __init__(self, config: BrokerConfig, epoch: str, memory: MemoryBudget) -> None:
-        self.epoch = epoch
+    def __init__(self, config: BrokerConfig, memory: MemoryBudget) -> None:
+        self.epoch = secrets.token_hex(6)
+        """New with every broker: 48 random bits, so that no restart takes another run's
+        positions for its own."""
         self.memory = memory
         self.clock: Callable[[], float] = time.time
         """Seconds since the epoch, for ages and ``since``; tests set their own."""
@@ -220,13 +223,10 @@ class Retention:
             items.sort(key=lambda item: item.seq)
         return [item.message for item in items], gap
 
-    def check(self, destination: str, wildcard: bool, resume: Resume) -> None:
-        """Refuse a resume the broker cannot honour, before the subscription exists."""
-        if not wildcard and not self.covers(destination):
-            raise BrokerError(
-                "not retained",
-                f"{destination} keeps no messages to resume from: it is not among retain_topics",
-            )
+    def check(self, resume: Resume) -> None:
+        """Refuse a position of this run that was never given, before the subscription
+        exists. A topic not retained is not refused: a client may hold a position from
+        before ``retain_topics`` changed, and is told of the gap instead."""
         if resume.epoch == self.epoch and resume.seq > self.seq:
             raise BrokerError(
                 "invalid resume-from",
@@ -247,8 +247,11 @@ class Retention:
             index: TopicIndex[int] = TopicIndex(separator)
             index.add(sub.destination, sub.prefix, 0)
             destinations = [d for d in self.windows if index.match(d, sub.prefix)]
-        else:
+        elif self.covers(sub.destination):
             destinations = [sub.destination]
+        else:  # nothing kept, maybe something missed
+            self.marks[sub] = "gap"
+            return
         messages, gap = self.replay(destinations, resume)
         mark = "gap" if gap else "ok"
         if not messages:
