@@ -49,6 +49,9 @@ class Client(stomp.ConnectionListener):  # type: ignore[misc]
         self.errors.append((frame.headers.get("message", ""), frame.body))
 
     def on_message(self, frame: Any) -> None:
+        if frame.headers.get("subscription") == "refuse":  # give up on it: dead-lettered
+            self.conn.nack(frame.headers["ack"], requeue="false")
+            return
         self.messages.append(frame.body)
         self.arrived.set()
 
@@ -87,6 +90,11 @@ def api(http: int, method: str, path: str) -> Any:
         return json.load(answer)
 
 
+def depth(http: int, queue: str) -> int:
+    """Messages waiting in ``queue``; 0 when the broker holds no such queue."""
+    return sum(q["messages"] for q in api(http, "GET", "/api/queues") if q["name"] == queue)
+
+
 @contextlib.contextmanager
 def open_console(http: int) -> Iterator[Page]:
     with sync_playwright() as playwright:
@@ -110,6 +118,13 @@ def test_the_console_shows_follows_browses_purges_and_closes(console: tuple[int,
     try:
         for i in range(5):
             ann.send(ORDERS, f"order-{i}")
+        bob.conn.subscribe("/queue/payments", "refuse", ack="client-individual")
+        for i in range(2):
+            ann.send("/queue/payments", f"payment-{i}")
+        deadline = time.monotonic() + 10
+        while depth(http, "/queue/DLQ.payments") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        bob.conn.unsubscribe("refuse")
         ann_id = next(c["id"] for c in api(http, "GET", "/api/connections") if c["user"] == "ann")
         with open_console(http) as page:
             # the overview shows the connection and the queue
@@ -144,12 +159,19 @@ def test_the_console_shows_follows_browses_purges_and_closes(console: tuple[int,
             expect(page.locator("#purge-dialog")).to_contain_text(f"{ORDERS} (5 waiting)")
             page.locator("#purge-confirm").click()
             expect(page.locator("#toast")).to_contain_text(f"Purged 5 message(s) from {ORDERS}")
-            waiting = {q["name"]: q["messages"] for q in api(http, "GET", "/api/queues")}
-            assert waiting.get(ORDERS, 0) == 0
+            assert depth(http, ORDERS) == 0
             bob.conn.subscribe(ORDERS, "orders")
             bob.send(ORDERS, "after the purge")
             assert bob.arrived.wait(5)
             assert bob.messages == ["after the purge"]  # none of the five was left
+
+            # requeue, on a dead-letter queue only, moves its messages where it is told
+            assert page.get_by_role("button", name=f"Requeue dead letters of {ORDERS}").count() == 0
+            page.get_by_role("button", name="Requeue dead letters of /queue/DLQ.payments").click()
+            page.locator("#requeue-to").fill("/queue/retry")
+            page.locator("#requeue-confirm").click()
+            expect(page.locator("#toast")).to_contain_text("Moved 2 message(s)")
+            assert depth(http, "/queue/retry") == 2 and depth(http, "/queue/DLQ.payments") == 0
 
             # closing a connection sends its client the reason, and only that client
             page.locator('nav a[data-view="connections"]').click()
