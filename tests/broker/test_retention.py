@@ -287,6 +287,24 @@ def test_client_ack_replay_is_acknowledged_like_any_message() -> None:
     assert broker.memory.used == used
 
 
+def test_a_replay_respects_prefetch_count_then_follows_with_live_messages_in_order() -> None:
+    broker = retaining()
+    producer = Client(broker)
+    for n in range(3):
+        producer.send("/topic/chat", str(n).encode())
+    b = Client(broker)
+    b.subscribe("/topic/chat", ack="client-individual", since="0", prefetch_count="1")
+    producer.send("/topic/chat", b"3")
+    bodies = []
+    for _ in range(4):
+        [frame] = b.received()  # one at a time: the prefetch-count
+        bodies.append(frame.body)
+        ack = frame.get("ack")
+        assert ack is not None
+        b.ack(ack)
+    assert bodies == [b"0", b"1", b"2", b"3"]
+
+
 def test_unsubscribing_before_the_first_message_forgets_the_mark() -> None:
     broker = retaining()
     b = Client(broker)
