@@ -191,6 +191,24 @@ def test_the_console_shows_follows_browses_purges_and_closes(console: tuple[int,
         bob.close()
 
 
+def test_without_its_socket_the_page_polls_the_overview(console: tuple[int, int]) -> None:
+    port, http = console
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = browser.new_context(http_credentials={"username": "ops", "password": "ops"})
+        page = context.new_page()
+        page.route_web_socket("**/ws", lambda ws: ws.close(code=1011))  # the socket is down
+        page.goto(f"http://127.0.0.1:{http}/")
+        expect(page.locator("#feed")).to_have_attribute("data-source", "polling")
+        expect(page.locator("#view-overview")).to_have_attribute("data-source", "polling")
+        ann = Client(port, "ann")
+        try:
+            expect(page.locator("#connections-count")).to_have_text("1")  # a later poll
+        finally:
+            ann.close()
+        browser.close()
+
+
 def test_the_screenshots_script_writes_both_pictures(tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():
         problem = "Chromium is not installed: run scripts/browser.sh"

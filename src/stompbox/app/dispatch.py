@@ -167,7 +167,7 @@ class Dispatcher:
                 "the transaction",
             )
         if path is not None:
-            frame = _vouched(session, frame)
+            frame = self.replies.resolve_reply_to(session, _vouched(session, frame))
             self._enqueue(jobs, self._job(session, frame, destination, path))
         else:
             self.users.send_from_client(session, frame, destination)

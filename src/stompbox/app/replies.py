@@ -1,12 +1,15 @@
-"""Where a handler's return value goes: ``@send_to``, ``@send_to_user``, a route's
-``reply``, the default (the first broker prefix and the same path), or, for a SUBSCRIBE
-handler without one, straight back to that subscription."""
+"""Where a handler's return value goes: to the request's ``reply-to`` when it has one
+(RPC, as Spring AMQP and RabbitMQ do it: it wins over the rest), else ``@send_to``,
+``@send_to_user``, a route's ``reply``, the default (the first broker prefix and the same
+path), or, for a SUBSCRIBE handler without one, straight back to that subscription."""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
 
+from stompbox.broker import BrokerError
+from stompbox.broker.temporary import TEMP_PREFIX
 from stompbox.protocol import Frame
 from stompbox.server.session import ServerSession
 
@@ -51,6 +54,11 @@ class ReplyRouter:
     ) -> None:
         if result is None:
             return
+        if sub_id is None:
+            reply_to = ctx.frame.get("reply-to")
+            if reply_to:
+                self.answer_request(session, ctx.frame, reply_to, result)
+                return
         replies = self.replies(route)
         if not replies and sub_id is not None:
             self.answer_subscriber(session, ctx.destination, sub_id, result)
@@ -65,6 +73,45 @@ class ReplyRouter:
                     self.users.send_to_own(session, destination, result, None, reply.broadcast)
                 else:
                     self.template.publish(destination, result, None)
+
+    def resolve_reply_to(self, session: ServerSession, frame: Frame) -> Frame:
+        """A request's ``reply-to:/temp-queue/x`` as the broker rewrites a SEND's: the
+        sender's own temporary queue, which it is subscribed to from now on, so that the
+        handler (and its ``headers``) sees the name it answers to. Through a relay the
+        header stays as it came (the external broker's temporary queues are its own)."""
+        reply_to = frame.get("reply-to")
+        if (
+            reply_to is None
+            or not reply_to.startswith(TEMP_PREFIX)
+            or self.template.relay is not None
+            or session.session is None
+        ):
+            return frame
+        queue = self.template.broker.temporary.reply_to(session.session, reply_to)
+        return frame.with_headers([("reply-to", queue)])
+
+    def answer_request(
+        self, session: ServerSession, frame: Frame, reply_to: str, result: Any
+    ) -> None:
+        """Send ``result`` to the request's ``reply-to`` with its ``correlation-id``; the
+        sender could have sent there itself, or the reply is refused as its SEND would
+        be (another connection's private destination, the access rules)."""
+        broker = self.template.broker
+        owner = broker.owner(reply_to)
+        if (
+            owner is not None
+            and owner is not session.session
+            and not broker.temporary.holds(reply_to)
+        ):
+            raise BrokerError("access denied", f"reply-to {reply_to} belongs to another connection")
+        acl = session.gate.policy.acl
+        if acl is not None and not acl.allows(session.identity, "send", reply_to):
+            raise BrokerError(
+                "access denied", f"reply-to {reply_to}: this connection may not send there"
+            )
+        correlation = frame.get("correlation-id")
+        headers = {"correlation-id": correlation} if correlation is not None else None
+        self.template.publish(reply_to, result, headers)
 
     def answer_subscriber(
         self, session: ServerSession, destination: str, sub_id: str, result: Any

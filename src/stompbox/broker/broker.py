@@ -41,6 +41,7 @@ from .queues import QueueDestination
 from .retention import Retention, parse_resume
 from .session import Session, SessionSink, Subscription, Transaction
 from .store import MessageStore, StoreError
+from .temporary import TEMP_PREFIX, TemporaryQueues
 
 __all__ = ["Broker", "BrokerStats"]
 
@@ -70,6 +71,8 @@ class BrokerStats:
     acked: int = 0
     """ACK frames carried out (a ``client`` mode ACK may settle several messages)."""
     nacked: int = 0
+    dropped_temporary: int = 0
+    """Messages left in temporary queues when their sessions closed."""
 
 
 class Broker:
@@ -106,6 +109,8 @@ class Broker:
         }
         """The method for each client command the broker carries out; built once here
         rather than per connection."""
+        self.temporary = TemporaryQueues(self.config, self.reserve, self.subscribe)
+        """Each session's ``/temp-queue/`` names (:mod:`stompbox.broker.temporary`)."""
         self.sync_soon: Callable[[], object] | None = None
         """Called when the store gains changes to commit; the server sets it to schedule
         :meth:`sync` within the event-loop turn."""
@@ -237,6 +242,8 @@ class Broker:
     def _refuse_private(self, session: Session, destination: str, action: str) -> None:
         owner = self.owner(destination)
         if owner is not None and owner is not session:
+            if action == "SEND" and self.temporary.holds(destination):
+                return  # anybody may answer to a temporary queue; only its session reads
             raise BrokerError("access denied", f"{action} to {destination} is not allowed")
 
     def close_session(self, session: Session) -> None:
@@ -261,6 +268,8 @@ class Broker:
         for sub in session.unsubscribed.values():
             self._give_back(sub)
         session.unsubscribed.clear()
+        for name in self.temporary.close(session):
+            self._delete_queue(name)
         for destination in session.private:
             self._private.pop(destination, None)
         session.private.clear()
@@ -373,6 +382,7 @@ class Broker:
         destination: str | None = None
         own: list[tuple[str, str]] = []
         terms = False
+        temp_reply = -1
         for header in headers:
             name = header[0]
             if name in BROKER_HEADERS:
@@ -385,14 +395,20 @@ class Broker:
                 elif name == "user-id" and header[1] != session.user:
                     check_user_id(headers, session.user)  # raises
             else:
-                if name in DELIVERY_HEADERS:
+                if name == "reply-to" and header[1].startswith(TEMP_PREFIX):
+                    temp_reply = len(own)
+                elif name in DELIVERY_HEADERS:
                     terms = True
                 own.append(header)
         if session.user is not None:
             own.append(("user-id", session.user))
         destination = destination or ""
+        if destination.startswith(TEMP_PREFIX):
+            destination = self.temporary.queue_of(session, destination)
         if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SEND")
+        if temp_reply >= 0:  # the real name, which the sender now reads
+            own[temp_reply] = ("reply-to", self.temporary.reply_to(session, own[temp_reply][1]))
         queue = self.publish(destination, tuple(own), body, terms=terms)
         if (
             queue is not None
@@ -410,6 +426,8 @@ class Broker:
         destination = frame.get("destination") or ""
         check_user_id(frame.headers, session.user)  # refused now, not at COMMIT
         check_headers(frame.headers)
+        if destination.startswith(TEMP_PREFIX):
+            destination = self.temporary.queue_of(session, destination)
         if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SEND")
         if self.route(destination)[2]:  # refuse a bad destination now, not at COMMIT
@@ -461,7 +479,11 @@ class Broker:
             queue = self._queue(destination)
             if (terms or queue.ttl is not None) and self._stamp(message, queue):
                 return queue
-            persistent = self.store is not None and ("persistent", "true") in headers
+            persistent = (
+                self.store is not None
+                and ("persistent", "true") in headers
+                and not self.temporary.holds(destination)  # gone with its session anyway
+            )
             self._enqueue(queue, message, persistent)
             queue.published += 1
             return queue
@@ -787,6 +809,8 @@ class Broker:
                 f"max_subscriptions limit of {self.config.max_subscriptions} exceeded",
                 "unsubscribe before subscribing again",
             )
+        if destination.startswith(TEMP_PREFIX):
+            destination = self.temporary.queue_of(session, destination)
         prefix, kind, wildcard = self.route(destination)
         if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SUBSCRIBE")
@@ -1013,6 +1037,21 @@ class Broker:
             )
 
     # -- introspection -----------------------------------------------------------------
+
+    def _delete_queue(self, name: str) -> None:
+        """Delete a temporary queue whose session closed: what it still holds is dropped
+        (counted in ``dropped_temporary``), and producers it paused are read again."""
+        queue = self._queues.pop(name, None)
+        if queue is None:
+            return
+        while queue.backlog:
+            self._forget(queue.pop())
+            self.stats.dropped_temporary += 1
+        blocked, queue.blocked = queue.blocked, []
+        for producer in blocked:
+            producer.blocked_on = None
+            if not producer.closed:
+                producer.sink.resume_reading()
 
     def queue_depth(self, destination: str) -> int:
         queue = self._queues.get(destination)

@@ -70,6 +70,9 @@ class BrokerConfig:
     expired``) instead of dropping them; either way they are counted."""
     max_subscriptions: int = 1_024
     """Per connection."""
+    max_temp_queues_per_session: int = 100
+    """``/temp-queue/`` names one connection may use (each is a queue of its own, deleted
+    with the connection); a SEND or SUBSCRIBE that would use one more gets ERROR."""
     max_transactions: int = 16
     """Open transactions per connection; 0 refuses every BEGIN."""
     max_transaction_frames: int = 10_000
@@ -118,6 +121,7 @@ class BrokerConfig:
             ("topic_pending_bytes", 1),
             ("max_redeliveries", 0),
             ("max_subscriptions", 1),
+            ("max_temp_queues_per_session", 1),
             ("max_transactions", 0),
             ("max_transaction_frames", 1),
             ("max_transaction_bytes", 1),

@@ -23,6 +23,7 @@ from stompbox.protocol import (
 from .clock import tick_when_due
 from .errors import BrokerErrorFrame, ConnectFailed, ConnectionLost, StompError
 from .handles import ClientLink, Message, Subscription, Transaction
+from .requests import REPLY_QUEUE, PendingRequests
 from .transport import Stream, open_stream
 
 __all__ = ["Client", "connect"]
@@ -88,6 +89,7 @@ class Client:
         self._reconnector: asyncio.Task[None] | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
         self._link: ClientLink = _HandleLink(self)
+        self._requests = PendingRequests(self._link)
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -191,6 +193,7 @@ class Client:
         for future in receipts.values():
             if not future.done():
                 future.set_exception(error)
+        self._requests.fail(error)
         if final:
             end = StopAsyncIteration() if self._closing else error
             for sub in self._subscriptions.values():
@@ -256,6 +259,8 @@ class Client:
             )
             if sub is not None and sub.active:
                 await sub.deliver(Message(frame, sub, self._generation))
+            elif self._requests.take(frame, self._generation):
+                pass  # a reply to request()
             else:
                 log.debug("MESSAGE for unknown subscription %s", frame.get("subscription"))
         elif command == "RECEIPT":
@@ -353,6 +358,40 @@ class Client:
         if headers:
             out.extend(headers.items())
         await self._request(Frame("SEND", tuple(out), data), receipt=receipt)
+
+    async def request(
+        self,
+        destination: str,
+        body: Any = b"",
+        *,
+        timeout: float = 30.0,
+        headers: HeaderArg = None,
+        content_type: str | None = None,
+    ) -> Message:
+        """Send a request and return its reply (RPC, as RabbitMQ's temporary queues do it).
+
+        The message goes with ``reply-to`` naming this client's temporary queue and a
+        new ``correlation-id``; the reply is the first message with that id on it
+        (a stompbox app handler's return value, or whatever a responder sends to the
+        ``reply-to`` it received, copying ``correlation-id``). Raises
+        :class:`TimeoutError` naming the destination if none comes within ``timeout``
+        seconds (a reply later than that is dropped), and :class:`ConnectionLost` if
+        the connection goes first: its temporary queue goes with it.
+        """
+        if headers and {"reply-to", "correlation-id"} & set(headers):
+            raise ValueError("request() sets reply-to and correlation-id itself")
+        correlation, reply = self._requests.open()
+        out = {**(headers or {}), "reply-to": REPLY_QUEUE, "correlation-id": correlation}
+        try:
+            async with asyncio.timeout(timeout):
+                await self.send(destination, body, headers=out, content_type=content_type)
+                return await reply
+        except TimeoutError:
+            raise TimeoutError(
+                f"no reply to the request sent to {destination} within {timeout:g} s"
+            ) from None
+        finally:
+            self._requests.close(correlation)
 
     def subscribe(
         self,
