@@ -5,6 +5,10 @@ Metrics are read from the broker's counters when they are scraped: nothing is ad
 the path of a frame. With users configured (``[security]``), every route but
 ``/healthz`` wants HTTP Basic credentials of a user with the ``management`` role; without,
 the listener is as open as the broker (and, like it, on loopback by default).
+
+It also serves the web console (``/``, ``/console/<file>``: :mod:`.console`) and, for its
+live overview (:mod:`.overview_feed`), STOMP over WebSocket at ``/ws``: ordinary broker
+sessions, whose user is the one these credentials named.
 """
 
 from __future__ import annotations
@@ -197,5 +201,9 @@ async def start_management(server: TcpServer) -> ManagementListener | None:
         return None
     listener = ManagementListener(server.registry, sock)
     port = sock.getsockname()[1]
-    log.info("management on http://%s:%d (/healthz, /readyz, /metrics)", config.host, port)
+    log.info(
+        "management on http://%s:%d (the console at /, /api/, /healthz, /readyz, /metrics)",
+        config.host,
+        port,
+    )
     return listener
