@@ -40,6 +40,13 @@ def test_priority_backlog_pops_highest_first_and_fifo_within_a_level() -> None:
         backlog.popleft()
 
 
+def test_priority_backlog_makes_only_the_levels_it_is_sent() -> None:
+    backlog = PriorityBacklog([message("a", 9), message("b", 9)])
+    assert len(backlog.deques()) == 1  # not ten deques of ~600 bytes for one priority
+    backlog.extendleft([message("c", 2)])
+    assert [len(level) for level in backlog.deques()] == [1, 2]
+
+
 def test_a_queue_switches_to_priorities_keeping_what_waits() -> None:
     queue: QueueDestination[object, object] = QueueDestination("/queue/a")  # type: ignore[type-var]
     queue.push(message("first"))

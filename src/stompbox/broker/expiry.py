@@ -121,7 +121,7 @@ def take_expired(queue: QueueDestination[Any, Any], now: float) -> list[Message]
     """Remove the messages of ``queue`` whose deadline is past, keeping the order of the
     others, and set ``queue.earliest`` to the earliest deadline left. O(backlog)."""
     backlog = queue.backlog
-    levels = backlog.levels if isinstance(backlog, PriorityBacklog) else (backlog,)
+    levels = backlog.deques() if isinstance(backlog, PriorityBacklog) else [backlog]
     expired: list[Message] = []
     earliest = math.inf
     for level in levels:

@@ -30,8 +30,10 @@ class PriorityBacklog:
     __slots__ = ("_count", "_top", "levels")
 
     def __init__(self, messages: Iterable[Message] = ()) -> None:
-        self.levels: tuple[deque[Message], ...] = tuple(deque() for _ in range(LEVELS))
-        """One deque per priority, index 0 the lowest."""
+        self.levels: list[deque[Message] | None] = [None] * LEVELS
+        """One deque per priority, index 0 the lowest, made when the first message of that
+        priority arrives: an empty deque holds a block of about 600 bytes, so a queue sent
+        one message of one priority does not pay for ten."""
         self._count = 0
         self._top = 0
         """No level above this holds a message: where a pop starts looking."""
@@ -47,11 +49,25 @@ class PriorityBacklog:
     def __iter__(self) -> Iterator[Message]:
         """Messages in the order they would be popped."""
         for level in reversed(self.levels):
-            yield from level
+            if level is not None:
+                yield from level
+
+    def deques(self) -> list[deque[Message]]:
+        """The levels made so far, lowest first."""
+        return [level for level in self.levels if level is not None]
+
+    def _level(self, priority: int) -> deque[Message]:
+        level = self.levels[priority]
+        if level is None:
+            level = self.levels[priority] = deque()
+        return level
 
     def append(self, message: Message) -> None:
         priority = message.priority
-        self.levels[priority].append(message)
+        level = self.levels[priority]
+        if level is None:
+            level = self._level(priority)
+        level.append(message)
         self._count += 1
         if priority > self._top:
             self._top = priority
@@ -61,7 +77,7 @@ class PriorityBacklog:
         (so the last one given ends up first)."""
         for message in messages:
             priority = message.priority
-            self.levels[priority].appendleft(message)
+            self._level(priority).appendleft(message)
             self._count += 1
             if priority > self._top:
                 self._top = priority
@@ -82,4 +98,4 @@ class PriorityBacklog:
 
     def recount(self) -> None:
         """Count again after levels were changed directly (expired messages taken out)."""
-        self._count = sum(len(level) for level in self.levels)
+        self._count = sum(len(level) for level in self.deques())
