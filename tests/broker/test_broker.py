@@ -375,9 +375,7 @@ class TestAcks:
         broker.close_session(consumer.session)
         assert broker.stats.redelivered == 0
 
-    def test_unsubscribe_then_ack_takes_exactly_what_was_processed(
-        self, broker: Broker
-    ) -> None:
+    def test_unsubscribe_then_ack_takes_exactly_what_was_processed(self, broker: Broker) -> None:
         """The ACK of the last wanted message, sent after UNSUBSCRIBE, refills nothing."""
         consumer, producer = Client(broker), Client(broker)
         for i in range(3):
