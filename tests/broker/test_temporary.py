@@ -165,3 +165,29 @@ def test_a_reply_to_in_a_transaction_is_rewritten_at_commit() -> None:
     broker.commit(requester.session, Frame("COMMIT", (("transaction", "t"),)))
     [request] = responder.received()
     assert (request.get("reply-to") or "").startswith("/queue/stompbox.temp.")
+
+
+def test_a_reply_after_the_requester_left_is_dropped() -> None:
+    broker = Broker()
+    before = broker.memory.used
+    responder, requester = Client(broker), Client(broker)
+    queue = broker.temporary.queue_of(requester.session, "/temp-queue/x")
+    broker.close_session(requester.session)
+    responder.send(queue, b"too late")  # no ERROR for the responder
+    assert broker.queue_depths() == {}
+    assert broker.stats.dropped_temporary == 1
+    assert broker.memory.used == before
+    with pytest.raises(BrokerError, match="access denied"):
+        responder.subscribe(queue)  # nobody may take the name over
+
+
+def test_a_nacked_reply_is_dropped_not_dead_lettered() -> None:
+    broker = Broker(BrokerConfig(max_redeliveries=0))
+    responder, requester = Client(broker), Client(broker)
+    requester.subscribe("/temp-queue/x", "s", ack="client-individual")
+    queue = broker.temporary.queue_of(requester.session, "/temp-queue/x")
+    responder.send(queue, b"reply")
+    [reply] = requester.received()
+    broker.nack(requester.session, Frame("NACK", (("id", reply.get("ack") or ""),)))
+    assert broker.queue_depths() == {queue: (0, 0, 1)}  # no /queue/DLQ.stompbox.temp...
+    assert broker.stats.dropped_temporary == 1

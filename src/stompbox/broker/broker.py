@@ -114,12 +114,12 @@ class Broker:
         self.sync_soon: Callable[[], object] | None = None
         """Called when the store gains changes to commit; the server sets it to schedule
         :meth:`sync` within the event-loop turn."""
+        self.clock: Callable[[], float] = time.time
+        """Seconds since the epoch, for message deadlines (which are wall-clock times)."""
         self.retention: Retention | None = None
         """Retained topics' windows (:mod:`stompbox.broker.retention`); None when off."""
         if self.config.retain_topics:
             self.retention = Retention(self.config, self.memory)
-        self.clock: Callable[[], float] = time.time
-        """Seconds since the epoch, for message deadlines (which are wall-clock times)."""
         self.store: MessageStore | None = None
         if self.config.store:
             self.store = MessageStore(self.config.store, on_change=self._store_changed)
@@ -156,7 +156,6 @@ class Broker:
                 queue.use_priorities()
             queue.push(message)
             restored += 1
-
         if restored:
             log.info("restored %d persistent message(s) from %s", restored, store.path)
 
@@ -476,6 +475,9 @@ class Broker:
         if private is not None:
             message.shown_destination = private[1]
         if kind is _QUEUE:
+            if destination not in self._queues and self.temporary.gone(destination):
+                self.stats.dropped_temporary += 1  # a late reply: its queue went with its session
+                return None
             queue = self._queue(destination)
             if (terms or queue.ttl is not None) and self._stamp(message, queue):
                 return queue
@@ -706,6 +708,10 @@ class Broker:
             queue.push_front(back)
 
     def _dead_letter(self, message: Message, reason: str | None = None) -> None:
+        if self.temporary.holds(message.destination):  # private: never to a shared DLQ
+            self._forget(message)
+            self.stats.dropped_temporary += 1
+            return
         prefix, _, _ = self.route(message.destination)
         name = message.destination[len(prefix) :]
         target = f"{prefix}{self.config.dead_letter_prefix}{name}"
@@ -811,6 +817,8 @@ class Broker:
             )
         if destination.startswith(TEMP_PREFIX):
             destination = self.temporary.queue_of(session, destination)
+        elif self.temporary.gone(destination):
+            raise BrokerError("access denied", f"SUBSCRIBE to {destination} is not allowed")
         prefix, kind, wildcard = self.route(destination)
         if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SUBSCRIBE")

@@ -41,7 +41,7 @@ class TemporaryQueues:
     this module needs nothing else of the broker's.
     """
 
-    __slots__ = ("_config", "_names", "_queues", "_reserve", "_subscribe")
+    __slots__ = ("_config", "_names", "_queues", "_reserve", "_roots", "_subscribe")
 
     def __init__(
         self,
@@ -56,6 +56,17 @@ class TemporaryQueues:
         """Session -> its random token, and its ``/temp-queue/`` names -> queue names."""
         self._queues: set[str] = set()
         """Every generated name in use, for :meth:`holds`."""
+        self._roots = tuple(
+            f"{prefix}{_ROOT}"
+            for prefix, kind in config.prefixes.items()
+            if kind is DestinationKind.QUEUE
+        )
+
+    def gone(self, destination: str) -> bool:
+        """Whether ``destination`` has a generated name's form but no session holds it
+        (its session closed): a SEND there is dropped, as RabbitMQ drops a reply to a
+        deleted temporary queue, rather than left in a queue nobody will read."""
+        return destination.startswith(self._roots) and destination not in self._queues
 
     def holds(self, destination: str) -> bool:
         """Whether ``destination`` is a temporary queue's generated name."""
