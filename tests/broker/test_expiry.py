@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from stompbox.broker import Broker, BrokerConfig, BrokerError
+from stompbox.broker.admin import BrokerAdmin
 from stompbox.broker.expiry import queue_ttl, stamp, take_expired
 from stompbox.broker.memory import MESSAGE_OVERHEAD
 from stompbox.broker.message import Message
@@ -150,3 +151,17 @@ def test_an_expired_stored_message_is_deleted_at_restore(tmp_path: Path) -> None
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT body, expires > 0 FROM messages").fetchall()
     assert rows == [(b"kept", 1)]
+
+
+def test_an_expired_dead_letter_moved_back_is_not_expired_again() -> None:
+    broker = Broker(BrokerConfig(dead_letter_expired=True))
+    broker.clock = lambda: 1000.0
+    broker.publish("/queue/a", (("expiration", "100"), ("x-trace", "7")), b"x")
+    broker.clock = lambda: 1000.2
+    assert broker.sweep_expired() == 1
+    assert broker.queue_depth("/queue/DLQ.a") == 1
+    assert BrokerAdmin(broker).requeue("/queue/DLQ.a").moved == 1
+    [back] = BrokerAdmin(broker).browse("/queue/a")
+    assert dict(back.headers) == {"x-trace": "7"}
+    broker.clock = lambda: 2000.0
+    assert (broker.sweep_expired(), broker.queue_depth("/queue/a")) == (0, 1)

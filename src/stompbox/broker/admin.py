@@ -37,6 +37,23 @@ BROWSE_LIMIT: Final = 500
 """The most messages one browse returns: a page, not a copy of a deep queue."""
 
 ORIGINAL_DESTINATION: Final = "original-destination"
+_DEAD_LETTER_REASON: Final = "dead-letter-reason"
+_EXPIRY_HEADERS: Final = frozenset({"expires", "expiration"})
+
+
+def _requeued_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """A dead letter's headers without what the dead-lettering added, and, for one that
+    expired, without its expiry: published again with it, it would expire at once."""
+    expired = (_DEAD_LETTER_REASON, "expired") in headers
+    return tuple(
+        h
+        for h in headers
+        if h[0] != ORIGINAL_DESTINATION
+        and h[0] != _DEAD_LETTER_REASON
+        and not (expired and h[0] in _EXPIRY_HEADERS)
+    )
+
+
 """The header a dead-lettered message carries its first destination in."""
 
 Queue = QueueDestination[Subscription, Session]
@@ -194,7 +211,7 @@ class BrokerAdmin:
                     f"message {message.id} has no {ORIGINAL_DESTINATION} header; "
                     "give 'to' to move it",
                 )
-            headers = tuple(h for h in message.headers if h[0] != ORIGINAL_DESTINATION)
+            headers = _requeued_headers(message.headers)
             try:
                 broker.publish(target, headers, message.body)
             except BrokerError as exc:
