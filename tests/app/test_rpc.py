@@ -12,6 +12,7 @@ import stomp
 from stompbox.app import StompApp, send_to
 from stompbox.app.users import PRIVATE_MARKER
 from stompbox.client.requests import REPLY_QUEUE
+from stompbox.security import allow
 
 from ..support import run
 from .helpers import serving
@@ -103,5 +104,34 @@ def test_reply_to_another_connections_private_destination_is_refused(transport: 
             assert report.headers["message"] == "access denied"
             assert private in report.text  # refused before anything was published
             assert inbox.id  # the victim's subscription made the name private
+
+    run(main())
+
+
+def test_access_rules_bind_reply_to_but_not_the_senders_own_queue(transport: str) -> None:
+    """A client allowed to send to /app/** only still gets the replies to its requests
+    (its temporary queue is its own), but cannot have a handler send where it may not."""
+    app = StompApp(
+        acl=[
+            allow("any", "send", "/app/**"),
+            allow("any", "subscribe", "/user/queue/errors"),
+        ]
+    )
+
+    @app.message("/double")
+    def double(payload: int) -> int:
+        return payload * 2
+
+    async def main() -> None:
+        async with (
+            serving(app, transport) as connect,
+            connect() as client,
+            client.subscribe("/user/queue/errors") as errors,
+        ):
+            assert (await client.request("/app/double", 4, timeout=5)).json() == 8
+            await client.send("/app/double", 1, headers={"reply-to": "/topic/elsewhere"})
+            report = await errors.get(5)
+            assert report.headers["message"] == "access denied"
+            assert "/topic/elsewhere" in report.text
 
     run(main())

@@ -93,22 +93,22 @@ class ReplyRouter:
     def answer_request(
         self, session: ServerSession, frame: Frame, reply_to: str, result: Any
     ) -> None:
-        """Send ``result`` to the request's ``reply-to`` with its ``correlation-id``; the
-        sender could have sent there itself, or the reply is refused as its SEND would
-        be (another connection's private destination, the access rules)."""
+        """Send ``result`` to the request's ``reply-to`` with its ``correlation-id``. A
+        destination of the sender's own (its temporary queue) always takes it; another
+        takes it only if the sender could have sent there itself (not another
+        connection's private destination, and the access rules allow it)."""
         broker = self.template.broker
         owner = broker.owner(reply_to)
-        if (
-            owner is not None
-            and owner is not session.session
-            and not broker.temporary.holds(reply_to)
-        ):
-            raise BrokerError("access denied", f"reply-to {reply_to} belongs to another connection")
-        acl = session.gate.policy.acl
-        if acl is not None and not acl.allows(session.identity, "send", reply_to):
-            raise BrokerError(
-                "access denied", f"reply-to {reply_to}: this connection may not send there"
-            )
+        if owner is None or owner is not session.session:  # not its own temporary queue
+            if owner is not None and not broker.temporary.holds(reply_to):
+                raise BrokerError(
+                    "access denied", f"reply-to {reply_to} belongs to another connection"
+                )
+            acl = session.gate.policy.acl
+            if acl is not None and not acl.allows(session.identity, "send", reply_to):
+                raise BrokerError(
+                    "access denied", f"reply-to {reply_to}: this connection may not send there"
+                )
         correlation = frame.get("correlation-id")
         headers = {"correlation-id": correlation} if correlation is not None else None
         self.template.publish(reply_to, result, headers)
