@@ -19,6 +19,8 @@ from stompbox.broker.memory import MESSAGE_OVERHEAD
 from stompbox.broker.message import Message
 from stompbox.broker.priority import PriorityBacklog
 from stompbox.broker.queues import QueueDestination
+from stompbox.server.config import ServerConfig
+from stompbox.server.config_rules import ConfigError
 
 
 def message(body: str, priority: int = 4, deadline: float | None = None) -> Message:
@@ -119,8 +121,13 @@ def test_take_expired_keeps_the_others_in_order() -> None:
 def test_config_refuses_a_bad_queue_ttl() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         BrokerConfig(queue_ttl={"/queue/a": 0})
-    with pytest.raises(ValueError, match="not a destination"):
-        BrokerConfig(queue_ttl={"orders": 5})
+    for name in ("orders", "/topic/orders", "/queue/"):
+        with pytest.raises(ValueError, match=r"not a queue name under a queue prefix \(/queue/\)"):
+            BrokerConfig(queue_ttl={name: 5})
+    with pytest.raises(ConfigError, match=r"\[broker\] queue_ttl = \{'/queue/a': 0\}: expected"):
+        ServerConfig.from_dict({"broker": {"queue_ttl": {"/queue/a": 0}}})
+    with pytest.raises(ConfigError, match="'/topic/a' is not a queue name"):
+        ServerConfig.from_dict({"broker": {"queue_ttl": {"/topic/a": 5}}})
 
 
 def test_the_sweep_drops_expired_messages_of_a_queue_without_consumers() -> None:

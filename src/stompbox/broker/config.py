@@ -134,9 +134,15 @@ class BrokerConfig:
                 raise ValueError(f"{name} must be an integer of at least {least}, not {value!r}")
         if not isinstance(self.queue_ttl, dict):
             raise ValueError(f"queue_ttl must be a table of queue names, not {self.queue_ttl!r}")
+        queues = [p for p, kind in self.prefixes.items() if kind is DestinationKind.QUEUE]
         for name, ttl in self.queue_ttl.items():
-            if not isinstance(name, str) or not name.startswith("/"):
-                raise ValueError(f"queue_ttl: {name!r} is not a destination name")
+            if not isinstance(name, str) or not any(
+                name.startswith(p) and len(name) > len(p) for p in queues
+            ):
+                raise ValueError(
+                    f"queue_ttl: {name!r} is not a queue name under a queue prefix "
+                    f"({', '.join(queues) or 'none configured'})"
+                )
             if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
                 raise ValueError(
                     f"queue_ttl {name!r} must be an integer of at least 1 (ms), not {ttl!r}"
