@@ -191,3 +191,11 @@ def test_a_nacked_reply_is_dropped_not_dead_lettered() -> None:
     broker.nack(requester.session, Frame("NACK", (("id", reply.get("ack") or ""),)))
     assert broker.queue_depths() == {queue: (0, 0, 1)}  # no /queue/DLQ.stompbox.temp...
     assert broker.stats.dropped_temporary == 1
+
+
+def test_stomp10_unsubscribes_by_the_temporary_name() -> None:
+    broker = Broker()
+    client = Client(broker, "1.0")
+    broker.subscribe(client.session, Frame("SUBSCRIBE", (("destination", "/temp-queue/x"),)))
+    broker.unsubscribe(client.session, Frame("UNSUBSCRIBE", (("destination", "/temp-queue/x"),)))
+    assert client.session.subscriptions == {}

@@ -867,10 +867,12 @@ class Broker:
             sub = session.subscriptions.get(sub_id)
         else:  # STOMP 1.0 may name the destination instead
             destination = frame.get("destination")
+            if destination is not None and destination.startswith(TEMP_PREFIX):
+                destination = self.temporary.queue_of(session, destination)
             sub = next(
                 (s for s in session.subscriptions.values() if s.destination == destination), None
             )
-            sub_id = destination
+            sub_id = frame.get("destination")
         if sub is None:
             raise BrokerError("unknown subscription", f"no subscription with id {sub_id!r}")
         self._remove_subscription(sub, keep_unacked=True)
