@@ -31,7 +31,7 @@ def seq_of(frame: Frame) -> str:
     return seq
 
 
-def test_off_by_default_no_position_and_resume_refused() -> None:
+def test_off_by_default_no_position_and_a_resume_told_of_its_gap() -> None:
     broker = Broker()
     assert broker.retention is None
     a, producer = Client(broker), Client(broker)
@@ -39,8 +39,14 @@ def test_off_by_default_no_position_and_resume_refused() -> None:
     producer.send("/topic/chat", b"1")
     [m] = a.received()
     assert m.get("stompbox-seq") is None
-    with pytest.raises(BrokerError, match="cannot be resumed: retention is off"):
-        Client(broker).subscribe("/topic/chat", resume_from="abc-1")
+    # a client given its position while retention was on is told of the gap, not refused
+    resumed = Client(broker)
+    resumed.subscribe("/topic/chat", resume_from="abc-1")
+    assert resumed.received() == []
+    producer.send("/topic/chat", b"2")
+    [first] = resumed.received()
+    assert (first.body, first.get("stompbox-resume")) == (b"2", "gap")
+    assert a.received()[0].get("stompbox-resume") is None
 
 
 def test_positions_increase_and_carry_the_epoch() -> None:

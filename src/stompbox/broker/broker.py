@@ -833,9 +833,13 @@ class Broker:
             )
         resume = parse_resume(frame.get("resume-from"), frame.get("since"))
         if resume is not None:
-            if kind is _QUEUE or self.retention is None:
-                why = "a queue" if kind is _QUEUE else "retention is off (no retain_topics)"
-                raise BrokerError("not retained", f"{destination} cannot be resumed: {why}")
+            if kind is _QUEUE:
+                raise BrokerError("not retained", f"{destination} cannot be resumed: a queue")
+            if self.retention is None:
+                # off now, perhaps not when the client was given its position: rather than
+                # refusing every reconnection, it is told of the gap (and publishing pays
+                # one lookup of an empty set of retained topics from now on)
+                self.retention = Retention(self.config, self.memory)
             self.retention.check(resume)
         exclusive, priority = consumer_terms(frame.headers, kind is _QUEUE)
         sub = Subscription(
