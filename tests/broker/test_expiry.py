@@ -81,7 +81,7 @@ def test_stamp_reads_the_headers_first_one_wins_and_the_earliest_deadline() -> N
 @pytest.mark.parametrize(
     ("header", "value", "says"),
     [
-        ("priority", "10", "from 0 to 9"),
+        ("priority", "256", "from 0 to 9"),
         ("priority", "", "from 0 to 9"),
         ("expires", "-1", "whole number of milliseconds"),
         ("expiration", "1e3", "whole number of milliseconds"),
@@ -93,6 +93,13 @@ def test_stamp_refuses_bad_values_naming_the_header(header: str, value: str, say
         stamp(Message("/queue/a", "1", ((header, value),), b""), None, 0.0)
     assert caught.value.message == f"invalid {header} header"
     assert says in caught.value.detail
+
+
+def test_priorities_past_9_count_as_9_up_to_amqps_255() -> None:
+    for value, level in (("9", 9), ("10", 9), ("255", 9), ("0", 0)):
+        m = Message("/queue/a", "1", (("priority", value),), b"")
+        stamp(m, None, 0.0)
+        assert m.priority == level
 
 
 def test_queue_ttl_exact_name_then_longest_prefix() -> None:

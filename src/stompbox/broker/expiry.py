@@ -49,12 +49,17 @@ def _milliseconds(name: str, value: str) -> int:
 
 
 def _priority(value: str) -> int:
-    if len(value) != 1 or not ("0" <= value <= "9"):
-        raise BrokerError(
-            "invalid priority header",
-            f"priority must be an integer from 0 to 9 (9 the highest), not {value!r}",
-        )
-    return ord(value) - 48
+    """0-9; 10-255 (AMQP's range, which RabbitMQ takes) count as 9, the highest level,
+    as RabbitMQ counts a priority above a queue's ``x-max-priority``."""
+    if len(value) == 1 and "0" <= value <= "9":
+        return ord(value) - 48
+    if value.isascii() and value.isdigit() and len(value) <= 3 and int(value) <= 255:
+        return 9
+    raise BrokerError(
+        "invalid priority header",
+        f"priority must be an integer from 0 to 9 (9 the highest; 10 to 255 count as 9), "
+        f"not {value!r}",
+    )
 
 
 def stamp(message: Message, ttl: int | None, now: float) -> None:
