@@ -131,3 +131,56 @@ def test_a_management_port_in_use_is_logged_and_the_broker_serves_on() -> None:
             _, err = process.communicate(timeout=15)
         assert process.returncode == 0
         assert f"management listener: cannot listen on 127.0.0.1:{http}" in err
+
+
+def test_verified_credentials_are_remembered_briefly_and_failures_never(tmp_path: Path) -> None:
+    """A console polls every few seconds: a verified pair is not hashed again for
+    VERIFIED_FOR seconds; a wrong one is checked every time."""
+    import asyncio
+
+    import httpx
+
+    from stompbox.broker import Broker
+    from stompbox.security.config import SecurityConfig
+    from stompbox.server import ServerConfig
+    from stompbox.server.management import Management
+    from stompbox.server.registry import SessionRegistry
+
+    def basic(login: str, passcode: str) -> dict[str, str]:
+        return {
+            "authorization": "Basic " + base64.b64encode(f"{login}:{passcode}".encode()).decode()
+        }
+
+    async def main() -> None:
+        users = tmp_path / "users.txt"
+        users.write_text(f"ops:{hash_password('ops', hasher=CHEAP)}:management\n")
+        config = ServerConfig(security=SecurityConfig(users_file=str(users)))
+        registry = SessionRegistry(Broker(config.broker), config)
+        management = Management(registry)
+        gate = registry.gate
+        checked = 0
+        authenticate = gate.authenticate
+
+        async def counting(*args: object) -> object:
+            nonlocal checked
+            checked += 1
+            return await authenticate(*args)  # type: ignore[arg-type]
+
+        gate.authenticate = counting  # type: ignore[method-assign,assignment]
+        transport = httpx.ASGITransport(app=management)  # type: ignore[arg-type]
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://m") as http:
+                for _ in range(3):
+                    assert (
+                        await http.get("/metrics", headers=basic("ops", "ops"))
+                    ).status_code == 200
+                assert checked == 1
+                for _ in range(2):
+                    wrong = await http.get("/metrics", headers=basic("ops", "nope"))
+                    assert wrong.status_code == 401
+                assert checked == 3
+        finally:
+            await management.admin.sampler.close()
+            management.feed.close()
+
+    asyncio.run(main())

@@ -98,6 +98,11 @@ class ServerMetrics:
             ("dead_lettered", stats.dead_lettered, "Messages moved to a dead-letter queue"),
             ("expired", stats.expired, "Messages past their deadline, never delivered"),
             (
+                "dropped_temporary",
+                stats.dropped_temporary,
+                "Messages left in temporary queues when their sessions closed",
+            ),
+            (
                 "dropped_slow_consumer",
                 stats.dropped_slow_consumer,
                 "Topic messages dropped for slow subscribers",

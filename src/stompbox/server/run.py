@@ -140,7 +140,7 @@ async def serve(
         if stats is not None:
             stats.cancel()
         if management is not None:
-            management.close()
+            await management.close()
         log.info("%s", stats_line(server))
         log.info("stopping: %d connection(s) open", len(server.connections))
     log.info("stopped")
