@@ -3,8 +3,8 @@ consumer, the framing), without sockets, so that a change to the queue 1->1 hot 
 (the consumer ranking's one test per message, issue 17) shows above the noise that
 end-to-end runs have on a shared machine.
 
-    python benchmarks/queue_choice.py
-    python benchmarks/queue_choice.py --consumers 4 --headers x-priority:5
+    python -m benchmarks.queue_choice
+    python -m benchmarks.queue_choice --consumers 4 --headers x-priority:5
 
 ``--headers`` are added to every consumer's SUBSCRIBE (``exclusive:true``,
 ``x-priority:N``): without them the queue keeps its plain round-robin. Prints the best of
@@ -18,27 +18,9 @@ import argparse
 import time
 
 from stompbox.broker import Broker
-from stompbox.protocol import Frame, ServerConnection
+from stompbox.protocol import Frame
 
-
-class Sink:
-    """A connected server connection whose output the loop drains by hand."""
-
-    def __init__(self) -> None:
-        self.connection = ServerConnection(output_limit=1 << 30)
-        self.connection.receive_data(b"CONNECT\naccept-version:1.2\nhost:x\n\n\0")
-        list(self.connection.events())
-        self.connection.accept()
-        self.connection.data_to_send()
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def fail(self, message: str, detail: str) -> None:
-        raise AssertionError(f"{message}: {detail}")
+from .inprocess import Sink
 
 
 def main() -> None:

@@ -3,7 +3,7 @@ fan-out and the framing, without sockets, so that a change to the hot path (rete
 one test per message, issue 17) shows above the noise that end-to-end runs have on a
 shared machine.
 
-    python benchmarks/topic_publish.py --subscribers 100
+    python -m benchmarks.topic_publish --subscribers 100
 
 Prints the best of ``--rounds`` rounds, in µs per publish; compare two trees by running
 each (``PYTHONPATH=<tree>/src``) in turn, several times.
@@ -15,27 +15,9 @@ import argparse
 import time
 
 from stompbox.broker import Broker
-from stompbox.protocol import Frame, ServerConnection
+from stompbox.protocol import Frame
 
-
-class Sink:
-    """A connected server connection whose output the loop drains by hand."""
-
-    def __init__(self) -> None:
-        self.connection = ServerConnection(output_limit=1 << 30)
-        self.connection.receive_data(b"CONNECT\naccept-version:1.2\nhost:x\n\n\0")
-        list(self.connection.events())
-        self.connection.accept()
-        self.connection.data_to_send()
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def fail(self, message: str, detail: str) -> None:
-        raise AssertionError(f"{message}: {detail}")
+from .inprocess import Sink
 
 
 def main() -> None:

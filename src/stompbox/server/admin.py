@@ -158,26 +158,8 @@ class AdminApi:
     # -- routes ------------------------------------------------------------------------
 
     def overview(self, request: Request) -> dict[str, Any]:
-        broker = self.registry.broker
-        stats = broker.stats
-        rates = self.sampler.rates()
-        return {
-            "version": __version__,
-            "uptime_seconds": round(time.monotonic() - self.started, 3),
-            "connections": len(self.registry.sessions),
-            "sessions": len(broker.sessions),
-            "subscriptions": sum(len(s.subscriptions) for s in broker.sessions.values()),
-            "queues": len(broker.queue_depths()),
-            "messages": {
-                "published": stats.published,
-                "delivered": stats.delivered,
-                "redelivered": stats.redelivered,
-                "dead_lettered": stats.dead_lettered,
-                "dropped_slow_consumer": stats.dropped_slow_consumer,
-            },
-            "rates": asdict(rates),
-            "memory": {"used_bytes": broker.memory.used, "budget_bytes": broker.memory.limit},
-        }
+        uptime = time.monotonic() - self.started
+        return overview(self.registry, uptime, asdict(self.sampler.rates()))
 
     def connections(self, request: Request) -> list[dict[str, Any]]:
         numbers = self.registry.numbers
@@ -251,6 +233,29 @@ class AdminApi:
     def _queue(self, name: str, answer: dict[str, Any]) -> dict[str, Any]:
         answer.update(asdict(self.sampler.queue_rates(name)))
         return answer
+
+
+def overview(registry: SessionRegistry, uptime: float, rates: dict[str, float]) -> dict[str, Any]:
+    """``GET /api/overview``'s answer, which the console's live feed publishes too."""
+    broker = registry.broker
+    stats = broker.stats
+    return {
+        "version": __version__,
+        "uptime_seconds": round(uptime, 3),
+        "connections": len(registry.sessions),
+        "sessions": len(broker.sessions),
+        "subscriptions": sum(len(s.subscriptions) for s in broker.sessions.values()),
+        "queues": len(broker.queue_depths()),
+        "messages": {
+            "published": stats.published,
+            "delivered": stats.delivered,
+            "redelivered": stats.redelivered,
+            "dead_lettered": stats.dead_lettered,
+            "dropped_slow_consumer": stats.dropped_slow_consumer,
+        },
+        "rates": rates,
+        "memory": {"used_bytes": broker.memory.used, "budget_bytes": broker.memory.limit},
+    }
 
 
 def _connection(number: str, session: ServerSession, now: float) -> dict[str, Any]:

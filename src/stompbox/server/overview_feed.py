@@ -21,11 +21,12 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from stompbox._version import __version__
 from stompbox.broker import BrokerError, Session
 from stompbox.broker.config import DestinationKind
 from stompbox.broker.matching import TopicIndex
 from stompbox.security.principal import Principal
+
+from .admin import overview
 
 if TYPE_CHECKING:
     from .registry import SessionRegistry
@@ -180,20 +181,4 @@ class OverviewFeed:
             rates["published_per_second"] = round(max(0, published - last[1]) / span, 3)
             rates["delivered_per_second"] = round(max(0, delivered - last[2]) / span, 3)
         self._last = (now, published, delivered)
-        return {
-            "version": __version__,
-            "uptime_seconds": round(now - self.started, 3),
-            "connections": len(registry.sessions),
-            "sessions": len(broker.sessions),
-            "subscriptions": sum(len(s.subscriptions) for s in broker.sessions.values()),
-            "queues": len(broker.queue_depths()),
-            "messages": {
-                "published": stats.published,
-                "delivered": stats.delivered,
-                "redelivered": stats.redelivered,
-                "dead_lettered": stats.dead_lettered,
-                "dropped_slow_consumer": stats.dropped_slow_consumer,
-            },
-            "rates": rates,
-            "memory": {"used_bytes": broker.memory.used, "budget_bytes": broker.memory.limit},
-        }
+        return overview(registry, now - self.started, rates)
