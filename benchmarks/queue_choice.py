@@ -15,12 +15,8 @@ end-to-end runs have on a shared machine.
 from __future__ import annotations
 
 import argparse
-import time
 
-from stompbox.broker import Broker
-from stompbox.protocol import Frame
-
-from .inprocess import Sink
+from .inprocess import best_per_send
 
 
 def main() -> None:
@@ -31,26 +27,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--body", type=int, default=100, help="bytes")
     args = parser.parse_args()
-    extra = tuple(tuple(h.split(":", 1)) for h in args.headers)
-    broker = Broker()
-    sessions = []
-    for _ in range(args.consumers):
-        session = broker.open_session(Sink(), "1.2")
-        subscribe = Frame("SUBSCRIBE", (("destination", "/queue/q"), ("id", "0"), *extra))
-        broker.subscribe(session, subscribe)
-        sessions.append(session)
-    producer = broker.open_session(Sink(), "1.2")
-    frame = Frame("SEND", (("destination", "/queue/q"),), b"x" * args.body)
-    best = float("inf")
-    for _ in range(args.rounds):
-        start = time.perf_counter()
-        for n in range(args.messages):
-            broker.send(producer, frame)
-            if n % 500 == 499:
-                for session in sessions:
-                    session.connection.data_to_send()
-                    broker.output_written(session, True)
-        best = min(best, (time.perf_counter() - start) / args.messages)
+    extra = tuple((name, value) for name, _, value in (h.partition(":") for h in args.headers))
+    best = best_per_send("/queue/q", extra, args.consumers, args.body, args.messages, args.rounds)
     label = " ".join(args.headers) or "plain"
     print(f"queue 1->{args.consumers} ({label}): {best * 1e6:.2f} µs per SEND")
 

@@ -12,12 +12,8 @@ each (``PYTHONPATH=<tree>/src``) in turn, several times.
 from __future__ import annotations
 
 import argparse
-import time
 
-from stompbox.broker import Broker
-from stompbox.protocol import Frame
-
-from .inprocess import Sink
+from .inprocess import best_per_send
 
 
 def main() -> None:
@@ -27,25 +23,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--body", type=int, default=100, help="bytes")
     args = parser.parse_args()
-    broker = Broker()
-    sessions = []
-    for _ in range(args.subscribers):
-        session = broker.open_session(Sink(), "1.2")
-        subscribe = Frame("SUBSCRIBE", (("destination", "/topic/t"), ("id", "0")))
-        broker.subscribe(session, subscribe)
-        sessions.append(session)
-    producer = broker.open_session(Sink(), "1.2")
-    frame = Frame("SEND", (("destination", "/topic/t"),), b"x" * args.body)
-    best = float("inf")
-    for _ in range(args.rounds):
-        start = time.perf_counter()
-        for n in range(args.messages):
-            broker.send(producer, frame)
-            if n % 500 == 499:
-                for session in sessions:
-                    session.connection.data_to_send()
-                    broker.output_written(session, True)
-        best = min(best, (time.perf_counter() - start) / args.messages)
+    best = best_per_send("/topic/t", (), args.subscribers, args.body, args.messages, args.rounds)
     print(f"topic 1->{args.subscribers}: {best * 1e6:.1f} µs per publish")
 
 

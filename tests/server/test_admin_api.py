@@ -5,14 +5,10 @@ connection) seen by real clients, errors, credentials, and the OpenAPI document.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,33 +20,11 @@ from stompbox.security.passwords import hash_password
 from stompbox.server.admin import ROUTES
 from stompbox.server.admin_openapi import OPENAPI
 
-from ..support import free_port, stompbox, wait_for_port
 from .helpers import RawClient
+from .test_management import serving
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 A = "/api/queues/%2Fqueue%2Fa"
-
-
-@contextlib.contextmanager
-def serving(*args: str) -> Iterator[tuple[int, int, list[str]]]:
-    """A server's STOMP and management ports, and a list that holds its log once it
-    has stopped."""
-    port = http = free_port()
-    while http == port:  # the system may offer one free port twice
-        http = free_port()
-    log: list[str] = []
-    process = subprocess.Popen(
-        stompbox("serve", "--port", str(port), "--ws-port", "0", "--http-port", str(http), *args),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_port(port)
-        wait_for_port(http)
-        yield port, http, log
-    finally:
-        process.send_signal(signal.SIGTERM)
-        log.append(process.communicate(timeout=15)[1])
 
 
 def call(

@@ -25,8 +25,13 @@ CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 @contextlib.contextmanager
-def serving(*args: str) -> Iterator[tuple[int, int, subprocess.Popen[str]]]:
-    port, http = free_port(), free_port()
+def serving(*args: str) -> Iterator[tuple[int, int, list[str]]]:
+    """A server's STOMP and management ports, and a list that holds its log once it
+    has stopped."""
+    port = http = free_port()
+    while http == port:  # the system may offer one free port twice
+        http = free_port()
+    log: list[str] = []
     process = subprocess.Popen(
         stompbox("serve", "--port", str(port), "--ws-port", "0", "--http-port", str(http), *args),
         stderr=subprocess.PIPE,
@@ -35,10 +40,10 @@ def serving(*args: str) -> Iterator[tuple[int, int, subprocess.Popen[str]]]:
     try:
         wait_for_port(port)
         wait_for_port(http)
-        yield port, http, process
+        yield port, http, log
     finally:
         process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=15)
+        log.append(process.communicate(timeout=15)[1])
 
 
 def get(http: int, path: str, auth: tuple[str, str] | None = None) -> tuple[int, str]:

@@ -15,10 +15,9 @@ from time import perf_counter
 from typing import Final, TypeVar
 
 from stompbox.broker import Session
-from stompbox.protocol import Frame, LimitExceeded, RemoteProtocolError
+from stompbox.protocol import CLIENT_COMMANDS, Frame, LimitExceeded, RemoteProtocolError
 
 __all__ = [
-    "CLIENT_COMMANDS",
     "ERROR_KINDS",
     "LATENCY_BOUNDS",
     "SAMPLE_EVERY",
@@ -51,21 +50,6 @@ LATENCY_BOUNDS: Final = (
 )
 """Upper bounds (seconds) of the latency buckets: a frame's dispatch takes microseconds,
 a read of a few hundred pipelined frames a millisecond or more."""
-
-CLIENT_COMMANDS: Final = (
-    "CONNECT",
-    "STOMP",
-    "SEND",
-    "SUBSCRIBE",
-    "UNSUBSCRIBE",
-    "ACK",
-    "NACK",
-    "BEGIN",
-    "COMMIT",
-    "ABORT",
-    "DISCONNECT",
-)
-"""Every command a client may send; the protocol refuses any other before it is counted."""
 
 ERROR_KINDS: Final = (
     "access denied",
@@ -169,7 +153,7 @@ class Traffic:
     )
 
     def __init__(self) -> None:
-        self.frames_in: dict[str, int] = dict.fromkeys(CLIENT_COMMANDS, 0)
+        self.frames_in: dict[str, int] = dict.fromkeys(sorted(CLIENT_COMMANDS), 0)
         """Valid client frames received, by command."""
         self.connected = 0
         """CONNECTED frames sent."""
