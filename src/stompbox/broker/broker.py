@@ -24,6 +24,7 @@ from stompbox.protocol.server import ServerConnection, fan_out
 
 from .config import BrokerConfig, DestinationKind, SlowConsumerPolicy
 from .consumers import consumer_terms
+from .durable import DurableBinding, DurableKey, DurableSubscriptions, durable_key
 from .errors import BrokerError
 from .expiry import (
     DEFAULT_PRIORITY,
@@ -73,6 +74,9 @@ class BrokerStats:
     nacked: int = 0
     dropped_temporary: int = 0
     """Messages left in temporary queues when their sessions closed."""
+    dropped_durable: int = 0
+    """Topic messages a durable subscription's full queue (or the spent memory budget)
+    could not take: the newest is dropped, the publisher is not refused."""
 
 
 class Broker:
@@ -89,6 +93,9 @@ class Broker:
         self._queues: dict[str, Queue] = {}
         self._routes: dict[str, tuple[str, DestinationKind, bool]] = {}
         self._private: dict[str, tuple[Session, str]] = {}
+        self.server_only: set[str] = set()
+        """Destinations only the server publishes to (the console's overview feed): a
+        client's SEND to one is refused. One set lookup per SEND, once any exists."""
         """Reserved destinations: their session and the destination their messages show."""
         self.private_marker: str | None = None
         """Set by an application whose user destinations are named ``<name><marker><session
@@ -120,9 +127,16 @@ class Broker:
         """Retained topics' windows (:mod:`stompbox.broker.retention`); None when off."""
         if self.config.retain_topics:
             self.retention = Retention(self.config, self.memory)
+        self.durable = DurableSubscriptions(self.config)
+        """Durable topic subscriptions (:mod:`stompbox.broker.durable`)."""
         self.store: MessageStore | None = None
         if self.config.store:
             self.store = MessageStore(self.config.store, on_change=self._store_changed)
+            for key, destination, queue in self.store.load_durable():
+                try:
+                    self.durable.add(key, destination, self.route(destination)[0], queue)
+                except BrokerError as exc:
+                    log.warning("durable subscription %r to %s: %s", key[2], destination, exc)
             self._restore(self.store)
 
     def _restore(self, store: MessageStore) -> None:
@@ -139,8 +153,15 @@ class Broker:
                 continue
             if kind is not _QUEUE:
                 continue
+            shown = None
+            if self.durable.reserved(destination):
+                if destination not in self.durable.queues:  # its binding was removed
+                    store.remove(stored)
+                    continue
+                shown, headers = headers[-1][1], headers[:-1]  # the topic, stored last
             self._counter += 1
             message = Message(destination, f"{self._run}-{self._counter}", headers, body)
+            message.shown_destination = shown
             message.redeliveries = redeliveries
             message.stored = stored
             self.memory.charge(len(body) + MESSAGE_OVERHEAD)
@@ -198,14 +219,22 @@ class Broker:
 
     # -- sessions ----------------------------------------------------------------------
 
-    def open_session(self, sink: SessionSink, version: str, user: str | None = None) -> Session:
-        """A session for a connected client; ``user`` is its verified name, if any.
+    def open_session(
+        self,
+        sink: SessionSink,
+        version: str,
+        user: str | None = None,
+        *,
+        client_id: str | None = None,
+    ) -> Session:
+        """A session for a connected client; ``user`` is its verified name, if any,
+        ``client_id`` its CONNECT's ``client-id``.
 
         Session ids are random (128 bits, in hex: no ``-``, so that ``private_marker``
         finds where one begins): a user destination's private queue is named after one,
         and nothing about one session's id tells another's.
         """
-        session = Session(secrets.token_hex(16), version, sink, user)
+        session = Session(secrets.token_hex(16), version, sink, user, client_id)
         self.sessions[session.id] = session
         return session
 
@@ -406,6 +435,12 @@ class Broker:
             destination = self.temporary.queue_of(session, destination)
         if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SEND")
+        if self.server_only and destination in self.server_only:
+            raise BrokerError(
+                "access denied", f"{destination} is the server's own: clients may not SEND to it"
+            )
+        if self.durable.queues and destination in self.durable.queues:
+            raise BrokerError("access denied", f"SEND to {destination} is not allowed")
         if temp_reply >= 0:  # the real name, which the sender now reads
             own[temp_reply] = ("reply-to", self.temporary.reply_to(session, own[temp_reply][1]))
         queue = self.publish(destination, tuple(own), body, terms=terms)
@@ -429,6 +464,10 @@ class Broker:
             destination = self.temporary.queue_of(session, destination)
         if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SEND")
+        if self.server_only and destination in self.server_only:
+            raise BrokerError(
+                "access denied", f"{destination} is the server's own: clients may not SEND to it"
+            )
         if self.route(destination)[2]:  # refuse a bad destination now, not at COMMIT
             raise BrokerError(
                 "invalid destination",
@@ -491,6 +530,9 @@ class Broker:
             return queue
         if terms and self._stamp(message, None):
             return None
+        if self.durable.bindings and private is None:
+            for binding in self.durable.match(destination, prefix):
+                self._keep_durable(binding, message)
         subs: list[Subscription] = []
         targets: list[tuple[ServerConnection, str]] = []
         matched = self._topics.match(destination, prefix)
@@ -545,6 +587,74 @@ class Broker:
         self.memory.charge(len(message.body) + MESSAGE_OVERHEAD)
         queue.push(message)
         self._dispatch(queue)
+
+    def _keep_durable(self, binding: DurableBinding, message: Message) -> None:
+        """Put a copy of a topic message in a durable subscription's queue, to show the
+        topic. A full queue, or a spent memory budget while the copy would wait, drops it
+        (the newest): a publisher is not refused because a subscriber is away."""
+        queue = self._queue(binding.queue)
+        config, size = self.config, len(message.body)
+        why = None
+        if len(queue.backlog) >= config.queue_max_messages:
+            why = f"its queue holds queue_max_messages={config.queue_max_messages}"
+        elif queue.backlog_bytes + size > config.queue_max_bytes:
+            why = f"its queue would pass queue_max_bytes={config.queue_max_bytes}"
+        elif self.memory.over and (queue.backlog or not queue.consumers):
+            why = f"the memory budget is spent ({self.memory.describe()})"
+        if why is not None:
+            self.stats.dropped_durable += 1
+            self.durable.dropped(binding, why, time.monotonic())
+            if not queue.backlog and not queue.consumers:
+                self._queues.pop(queue.name, None)
+            return
+        copy = Message(binding.queue, message.id, message.headers, message.body)
+        copy.shown_destination = message.destination
+        copy.deadline, copy.priority = message.deadline, message.priority
+        if copy.deadline is not None:
+            queue.earliest = min(queue.earliest, copy.deadline)
+        if copy.priority != DEFAULT_PRIORITY:
+            queue.use_priorities()
+        if self.store is not None and ("persistent", "true") in message.headers:
+            shown = (*message.headers, ("destination", message.destination))  # see _restore
+            copy.stored = self.store.add(binding.queue, shown, message.body, copy.deadline or 0)
+        self._enqueue(queue, copy)
+        queue.published += 1
+
+    def _attach_durable(self, key: DurableKey, destination: str, prefix: str) -> str:
+        """The backing queue of durable subscription ``key`` to ``destination``, made if
+        new; asked for with another topic, it is made anew (as ActiveMQ does)."""
+        binding = self.durable.bindings.get(key)
+        if binding is not None:
+            queue = self._queues.get(binding.queue)
+            if queue is not None and queue.consumers:
+                raise BrokerError(
+                    "durable subscription in use",
+                    f"durable subscription {key[2]!r} already has a subscriber",
+                )
+            if binding.destination == destination:
+                return binding.queue
+            self._drop_durable(binding)
+        binding = self.durable.add(key, destination, prefix)
+        if self.store is not None:
+            try:
+                self.store.bind(binding.queue, key, destination)
+            except StoreError as exc:
+                self.durable.remove(binding)
+                log.error("%s", exc)
+                raise BrokerError("store failed", "the durable subscription was not made") from None
+        return binding.queue
+
+    def _drop_durable(self, binding: DurableBinding) -> None:
+        """Remove a durable subscription with its queue and what the queue holds."""
+        self.durable.remove(binding)
+        if self.store is not None:
+            try:
+                self.store.unbind(binding.queue)
+            except StoreError as exc:  # its messages go; the binding comes back, empty
+                log.error("%s", exc)
+        queue = self._queues.pop(binding.queue, None)
+        while queue is not None and queue.backlog:
+            self._forget(queue.pop())
 
     def _store(self, message: Message) -> None:
         assert self.store is not None
@@ -822,6 +932,13 @@ class Broker:
         prefix, kind, wildcard = self.route(destination)
         if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SUBSCRIBE")
+        if kind is _TOPIC:
+            key = durable_key(session, frame, frame.get("id"))
+            if key is not None:  # consumed as the queue behind it
+                destination = self._attach_durable(key, destination, prefix)
+                prefix, kind, wildcard = self.route(destination)
+        elif self.durable.reserved(destination):
+            raise BrokerError("access denied", f"SUBSCRIBE to {destination} is not allowed")
         if wildcard and kind is _QUEUE:
             raise BrokerError(
                 "invalid destination", f"wildcards work on topics only, not on {destination}"
@@ -877,9 +994,23 @@ class Broker:
                 (s for s in session.subscriptions.values() if s.destination == destination), None
             )
             sub_id = frame.get("destination")
-        if sub is None:
+        key = durable_key(session, frame, sub_id)
+        binding = None
+        if key is not None:  # removes the durable subscription too
+            binding = self.durable.queues.get(sub.destination) if sub is not None else None
+            binding = binding or self.durable.bindings.get(key)
+            queue = self._queues.get(binding.queue) if binding is not None else None
+            if queue is not None and queue.consumers and (sub is None or sub.queue is not queue):
+                raise BrokerError(
+                    "durable subscription in use",
+                    f"durable subscription {key[2]!r} has a subscriber on another connection",
+                )
+        if sub is None and binding is None:
             raise BrokerError("unknown subscription", f"no subscription with id {sub_id!r}")
-        self._remove_subscription(sub, keep_unacked=True)
+        if sub is not None:
+            self._remove_subscription(sub, keep_unacked=binding is None)
+        if binding is not None:
+            self._drop_durable(binding)
 
     def _remove_subscription(self, sub: Subscription, *, keep_unacked: bool = False) -> None:
         session = sub.session

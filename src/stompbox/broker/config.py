@@ -73,6 +73,9 @@ class BrokerConfig:
     max_temp_queues_per_session: int = 100
     """``/temp-queue/`` names one connection may use (each is a queue of its own, deleted
     with the connection); a SEND or SUBSCRIBE that would use one more gets ERROR."""
+    max_durable_subscriptions: int = 1_000
+    """Durable topic subscriptions in the whole broker (each is a queue of its own, kept
+    while its subscriber is away); a SUBSCRIBE that would make one more gets ERROR."""
     max_transactions: int = 16
     """Open transactions per connection; 0 refuses every BEGIN."""
     max_transaction_frames: int = 10_000
@@ -122,6 +125,7 @@ class BrokerConfig:
             ("max_redeliveries", 0),
             ("max_subscriptions", 1),
             ("max_temp_queues_per_session", 1),
+            ("max_durable_subscriptions", 1),
             ("max_transactions", 0),
             ("max_transaction_frames", 1),
             ("max_transaction_bytes", 1),

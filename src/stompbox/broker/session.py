@@ -119,6 +119,7 @@ class Session:
     __slots__ = (
         "_numbers",
         "blocked_on",
+        "client_id",
         "closed",
         "connection",
         "id",
@@ -133,7 +134,14 @@ class Session:
         "writable",
     )
 
-    def __init__(self, session_id: str, version: str, sink: SessionSink, user: str | None) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        version: str,
+        sink: SessionSink,
+        user: str | None,
+        client_id: str | None = None,
+    ) -> None:
         self.id = session_id
         self.version = version
         self.sink = sink
@@ -141,6 +149,8 @@ class Session:
         self.user = user
         """The verified name of its principal, or None (anonymous): stamped on its
         messages as ``user-id``."""
+        self.client_id = client_id
+        """CONNECT's ``client-id``, which names ActiveMQ-style durable subscriptions."""
         self.private: list[str] = []
         """Destinations reserved for this session alone (:meth:`Broker.reserve`)."""
         self.settling: list[Message] = []

@@ -39,6 +39,18 @@ CREATE TABLE IF NOT EXISTS messages (
     expires INTEGER NOT NULL DEFAULT 0
 )
 """
+_DURABLE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS durable_subscriptions (
+    queue TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    destination TEXT NOT NULL
+)
+"""
+"""Durable topic subscriptions (:mod:`stompbox.broker.durable`): their backing queue,
+owner, name and topic; their messages are rows of ``messages`` under the queue's name."""
+
 _VERSION = 3
 """``PRAGMA user_version``: 2 added ``delivered`` (a file of version 0 gains it on open),
 3 ``expires``, the deadline in ms since the epoch (0: none)."""
@@ -187,6 +199,7 @@ class MessageStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute(_SCHEMA)
+            db.execute(_DURABLE_SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
             if "delivered" not in columns:
                 db.execute("ALTER TABLE messages ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0")
@@ -259,6 +272,48 @@ class MessageStore:
             self._dirty = True
             if self.on_change is not None:
                 self.on_change()
+
+    # -- durable subscriptions, written at once ----------------------------------------
+
+    def bind(self, queue: str, key: tuple[str, str, str], destination: str) -> None:
+        """Record a durable subscription now, in its own transaction: they are made
+        rarely, and a restart must find the binding before the messages kept for it."""
+        self._write_now(
+            "INSERT OR REPLACE INTO durable_subscriptions VALUES (?, ?, ?, ?, ?)",
+            (queue, *key, destination),
+        )
+
+    def unbind(self, queue: str) -> None:
+        """Forget a durable subscription (its messages are removed one by one, as the
+        broker drops them; any left by a crash are dropped at the next start)."""
+        self._write_now("DELETE FROM durable_subscriptions WHERE queue = ?", (queue,))
+
+    def _write_now(self, sql: str, parameters: tuple[str, ...]) -> None:
+        """Run one statement in a transaction of its own, after the batch being written
+        (perhaps on another thread) and before the next is taken."""
+        with self._writing:
+            while self._outstanding:
+                self._writing.wait()
+            db = self._db
+            try:
+                db.execute("BEGIN")
+                db.execute(sql, parameters)
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise StoreError(self.path, "write", exc) from None
+
+    def load_durable(self) -> list[tuple[tuple[str, str, str], str, str]]:
+        """Every durable subscription: ((user, client-id, name), topic, backing queue)."""
+        try:
+            rows = self._db.execute(
+                "SELECT user, client_id, name, destination, queue FROM durable_subscriptions "
+                "ORDER BY rowid"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(self.path, "read", exc) from None
+        return [((str(u), str(c), str(n)), str(d), str(q)) for u, c, n, d, q in rows]
 
     # -- commit ------------------------------------------------------------------------
 

@@ -271,8 +271,8 @@ class ServerSession:
                 frame = event
                 command = frame.command
                 frames_in[command] += 1
-                if (acl is not None or guard is not None) and (
-                    command == "SEND" or command == "SUBSCRIBE"
+                if (acl is not None and (command == "SEND" or command == "SUBSCRIBE")) or (
+                    guard is not None and command == "SUBSCRIBE"
                 ):
                     self._authorize(acl, guard, frame, command)
                 if app is not None and self.session is not None:
@@ -305,10 +305,10 @@ class ServerSession:
     def _authorize(
         self, acl: AccessControl | None, guard: DestinationGuard | None, frame: Frame, command: str
     ) -> None:
-        """Refuse a SEND or SUBSCRIBE the server's own rule or the access rules do not
-        allow."""
+        """Refuse a SEND or SUBSCRIBE the access rules, or a SUBSCRIBE the server's own
+        rule, do not allow (the broker refuses a SEND to the server's own destinations)."""
         destination = frame.get("destination") or ""
-        if guard is not None:
+        if guard is not None and command == "SUBSCRIBE":
             guard.authorize(self.identity, command, destination)
         action = "send" if command == "SEND" else "subscribe"
         if acl is not None and not acl.allows(self.identity, action, destination):
@@ -362,16 +362,20 @@ class ServerSession:
         if isinstance(outcome, Refusal):
             self.error(outcome.message, outcome.detail, frame=frame)
         else:
-            self._accept(*outcome)
+            self._accept(*outcome, client_id=frame.get("client-id"))
             self._resume_reading(_AUTHENTICATING)
             self._process()  # what came behind the CONNECT
 
-    def _accept(self, principal: Any, identity: Principal | None) -> None:
+    def _accept(
+        self, principal: Any, identity: Principal | None, client_id: str | None = None
+    ) -> None:
         conn = self.conn
         self.principal = principal
         self.identity = identity
         name = identity.name if identity is not None else None
-        self.session = self.broker.open_session(self, conn.version or "1.0", name)
+        self.session = self.broker.open_session(
+            self, conn.version or "1.0", name, client_id=client_id
+        )
         conn.accept(self.loop.time(), session=self.session.id, server=self.config.server_name)
         self.traffic.connected += 1
         if self.app is not None:
