@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from stompbox.broker import Broker, BrokerError
+from stompbox.protocol import Frame
 from stompbox.security.config import SecurityConfig
 from stompbox.security.passwords import hash_password
 from stompbox.security.principal import Principal
@@ -21,6 +22,7 @@ from stompbox.server import ServerConfig
 from stompbox.server.overview_feed import OVERVIEW_TOPIC, OverviewFeed
 from stompbox.server.registry import SessionRegistry
 
+from ..broker.test_broker import RecordingSink
 from .helpers import RawClient
 from .test_management import CHEAP, serving
 
@@ -36,12 +38,20 @@ def feed(users: bool) -> OverviewFeed:
 
 @pytest.mark.parametrize("users", [True, False])
 def test_nobody_may_send_to_the_system_topic(users: bool) -> None:
-    guard = feed(users)
+    broker = feed(users).registry.broker
+    sink = RecordingSink("1.2")
+    session = broker.open_session(sink, "1.2")
     with pytest.raises(BrokerError) as refused:
-        guard.authorize(OPS, "SEND", OVERVIEW_TOPIC)
+        broker.send(session, Frame("SEND", (("destination", OVERVIEW_TOPIC),), b"fake"))
     assert refused.value.message == "access denied"
-    assert "overview feed: clients may not SEND to it" in refused.value.detail
-    guard.authorize(ANN, "SEND", "/topic/stompbox.other")  # only the feed's own name
+    assert "clients may not SEND to it" in refused.value.detail
+    with pytest.raises(BrokerError, match="access denied"):  # nor in a transaction
+        broker.begin(session, Frame("BEGIN", (("transaction", "t"),)))
+        broker.send(
+            session,
+            Frame("SEND", (("destination", OVERVIEW_TOPIC), ("transaction", "t")), b"fake"),
+        )
+    broker.send(session, Frame("SEND", (("destination", "/topic/stompbox.other"),)))
 
 
 def test_with_users_only_the_management_role_subscribes_by_name_or_wildcard() -> None:

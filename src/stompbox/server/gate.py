@@ -37,7 +37,7 @@ class Refusal(NamedTuple):
 
 class DestinationGuard(Protocol):
     """A rule of the server's own on some destinations (the overview feed's topic),
-    asked before the access rules for every SEND and SUBSCRIBE."""
+    asked before the access rules for every SUBSCRIBE."""
 
     def authorize(self, identity: Principal | None, command: str, destination: str) -> None:
         """Raise :class:`~stompbox.broker.BrokerError` to refuse the frame."""

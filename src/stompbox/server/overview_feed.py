@@ -5,8 +5,9 @@ It costs nothing while nobody watches: the timer runs only after a SUBSCRIBE to 
 topic, and stops at the first tick that finds no subscriber left. The topic is the
 server's own: no client may SEND to it, and with users configured only a user with the
 management role may SUBSCRIBE to it, by its name or by a wildcard that reaches it (which
-would otherwise hear the snapshots). These rules are asked by every session before the
-access rules (:attr:`~stompbox.server.gate.Gatekeeper.guard`).
+would otherwise hear the snapshots). The SUBSCRIBE rule is asked by every session before
+the access rules (:attr:`~stompbox.server.gate.Gatekeeper.guard`); the SEND rule is the
+broker's (``Broker.server_only``), one set lookup per SEND.
 
 The snapshot has the shape of the admin API's ``GET /api/overview``; its rates are over
 the last second rather than the API's five-second sampling, and leave out the feed's own
@@ -75,6 +76,7 @@ class OverviewFeed:
         else:
             if kind is DestinationKind.TOPIC:
                 self._prefix = prefix
+        registry.broker.server_only.add(topic)  # no client SENDs to it (the broker says so)
         self._timer: asyncio.Handle | None = None
         self._look = False  # a SUBSCRIBE came: find the subscribers again at the next tick
         self._last: tuple[float, int, int] | None = None  # time, published, delivered
@@ -83,15 +85,9 @@ class OverviewFeed:
     # -- the rules, asked by every session ------------------------------------------------
 
     def authorize(self, identity: Principal | None, command: str, destination: str) -> None:
-        """Refuse (:class:`BrokerError`) a SEND to the topic, and a SUBSCRIBE that reaches
-        it without the role when that is needed; a SUBSCRIBE to it starts the feed."""
-        if command == "SEND":
-            if destination == self.topic:
-                raise BrokerError(
-                    "access denied",
-                    f"{destination} is the server's overview feed: clients may not SEND to it",
-                )
-            return
+        """Refuse (:class:`BrokerError`) a SUBSCRIBE that reaches the topic without the
+        role when that is needed; a SUBSCRIBE to it starts the feed. (The session asks for
+        SUBSCRIBEs only: the broker refuses SENDs to the topic, a ``server_only`` name.)"""
         exact = destination == self.topic
         if not exact and not self._reaches(destination):
             return
