@@ -19,6 +19,8 @@ from ..support import free_port, run, wait_for_port
 from ..support import stompbox as stompbox_command
 from .helpers import Listener, ServerThread, stomp_client
 from .serve_process import ServeProcess
+from .test_admin_api import call
+from .test_management import serving
 from .test_security import users_toml
 
 RABBIT = {"durable": "true", "auto-delete": "false"}
@@ -205,3 +207,36 @@ def test_durable_subscription_survives_a_restart(served: Served) -> None:
     assert {m.headers["destination"] for m in got} == {"/topic/kept"}
     assert listener.none_within(0.3)
     conn.disconnect()
+
+
+def test_admin_api_lists_durable_subscriptions_and_marks_their_queues() -> None:
+    with serving() as (port, http, _):
+        away, listener = stomp_client(port, headers={"client-id": "app"})
+        subscribed(away, listener, "/topic/a", "1", **{"activemq.subscriptionName": "gone"})
+        away.disconnect()
+        publish(port, "/topic/a", ["x", "y"])
+        here, listener = stomp_client(port)
+        subscribed(here, listener, "/topic/*", "live", **RABBIT)
+        status, subscriptions = call(http, "/api/subscriptions")
+        assert status == 200
+        by_name = {s["durable"]["name"]: s for s in subscriptions}
+        assert by_name["gone"]["session"] is None and by_name["gone"]["connection"] is None
+        assert by_name["gone"]["destination"] == "/topic/a"
+        gone = by_name["gone"]["durable"]
+        assert (gone["client_id"], gone["user"], gone["messages"], gone["active"]) == (
+            "app",
+            None,
+            2,
+            False,
+        )
+        live = by_name["live"]
+        assert (live["id"], live["destination"], live["durable"]["active"]) == (
+            "live",
+            "/topic/*",
+            True,
+        )
+        assert live["session"] is not None and live["durable"]["client_id"] is None
+        status, queues = call(http, "/api/queues")
+        marked = {q["name"]: q["durable_subscription"] for q in queues}
+        assert marked[gone["queue"]] == "gone" and marked[live["durable"]["queue"]] == "live"
+        here.disconnect()

@@ -17,6 +17,7 @@ from typing import Final
 
 from .broker import Broker
 from .config import DestinationKind
+from .durable import DurableBinding
 from .errors import BrokerError
 from .message import Message
 from .queues import QueueDestination
@@ -27,6 +28,7 @@ __all__ = [
     "AdminError",
     "BrokerAdmin",
     "BrowsedMessage",
+    "DurableInfo",
     "NoSuchQueue",
     "QueueInfo",
     "RequeueResult",
@@ -91,18 +93,41 @@ class QueueInfo:
     """Handed to consumers since then, redeliveries included."""
     dead_letter: bool
     """Whether it is a dead-letter queue (its name starts with ``dead_letter_prefix``)."""
+    durable_subscription: str | None = None
+    """The name of the durable subscription it backs, if it is one's queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class DurableInfo:
+    """What a durable subscription is, beyond a subscription."""
+
+    name: str
+    user: str | None
+    """Its owner's verified name; None when it was made anonymously."""
+    client_id: str | None
+    """CONNECT's ``client-id`` (ActiveMQ's form); None in RabbitMQ's form."""
+    queue: str
+    """The queue that keeps its messages (also in the queue list)."""
+    messages: int
+    """Waiting in that queue."""
+    active: bool
+    """Whether a connection consumes it now."""
 
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionInfo:
-    session: str
-    """The broker session id of its connection."""
+    session: str | None
+    """The broker session id of its connection; None for a durable subscription whose
+    subscriber is away."""
     id: str
+    """Its id; a durable subscription's name while its subscriber is away."""
     destination: str
-    ack: str
+    """What it subscribed to (a durable subscription's topic, not its queue)."""
+    ack: str | None
     unacked: int
     prefetch: int
     """``prefetch-count``; 0 is unbounded."""
+    durable: DurableInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,14 +171,43 @@ class BrokerAdmin:
         return self._info(self._find(name))
 
     def subscriptions(self) -> list[SubscriptionInfo]:
-        """Every subscription of every connected session."""
-        return [
-            SubscriptionInfo(
-                sub.session.id, sub.id, sub.destination, sub.ack, len(sub.unacked), sub.prefetch
-            )
-            for session in self.broker.sessions.values()
-            for sub in session.subscriptions.values()
-        ]
+        """Every subscription of every connected session, then every durable subscription
+        whose subscriber is away."""
+        by_queue = self.broker.durable.queues
+        found = []
+        for session in self.broker.sessions.values():
+            for sub in session.subscriptions.values():
+                binding = by_queue.get(sub.destination) if sub.queue is not None else None
+                found.append(
+                    SubscriptionInfo(
+                        session.id,
+                        sub.id,
+                        sub.destination if binding is None else binding.destination,
+                        sub.ack,
+                        len(sub.unacked),
+                        sub.prefetch,
+                        None if binding is None else self._durable(binding),
+                    )
+                )
+        for binding in self.broker.durable.bindings.values():
+            info = self._durable(binding)
+            if not info.active:
+                found.append(
+                    SubscriptionInfo(None, info.name, binding.destination, None, 0, 0, info)
+                )
+        return found
+
+    def _durable(self, binding: DurableBinding) -> DurableInfo:
+        user, client_id, name = binding.key
+        queue = self.broker._queues.get(binding.queue)
+        return DurableInfo(
+            name,
+            user or None,
+            client_id or None,
+            binding.queue,
+            len(queue.backlog) if queue is not None else 0,
+            queue is not None and bool(queue.consumers),
+        )
 
     def is_dead_letter_queue(self, name: str) -> bool:
         try:
@@ -250,6 +304,7 @@ class BrokerAdmin:
             queue.published,
             queue.delivered,
             self.is_dead_letter_queue(queue.name),
+            durable.key[2] if (durable := self.broker.durable.queues.get(queue.name)) else None,
         )
 
 

@@ -182,10 +182,13 @@ class AdminApi:
         by_session = {
             s.session.id: str(n) for s, n in self.registry.numbers.items() if s.session is not None
         }
-        return [
-            {"connection": by_session.get(sub.session), **asdict(sub)}
-            for sub in self.broker.subscriptions()
-        ]
+        found = []
+        for sub in self.broker.subscriptions():
+            row = {"connection": by_session.get(sub.session or ""), **asdict(sub)}
+            if row["durable"] is None:
+                del row["durable"]  # only durable subscriptions say so
+            found.append(row)
+        return found
 
     def queues(self, request: Request) -> list[dict[str, Any]]:
         return [self._queue(info.name, asdict(info)) for info in self.broker.queues()]

@@ -29,6 +29,11 @@ def _object(required: bool = True, **properties: Any) -> dict[str, Any]:
     return schema
 
 
+def _optional(schema: dict[str, Any], **properties: Any) -> dict[str, Any]:
+    """``schema`` with ``properties`` that an object may leave out."""
+    return {**schema, "properties": {**schema["properties"], **properties}}
+
+
 _INT: Final = {"type": "integer", "minimum": 0}
 _RATE: Final = {"type": "number", "minimum": 0, "description": "per second, last interval"}
 _TEXT: Final = {"type": "string"}
@@ -78,14 +83,25 @@ _SCHEMAS: Final[dict[str, Any]] = {
         bytes_out=_INT,
         subscriptions=_INT,
     ),
-    "Subscription": _object(
-        connection=_MAYBE_TEXT,
-        session=_TEXT,
-        id=_TEXT,
-        destination=_TEXT,
-        ack={"enum": ["auto", "client", "client-individual"]},
-        unacked=_INT,
-        prefetch={**_INT, "description": "prefetch-count; 0 is unbounded"},
+    "Subscription": _optional(
+        _object(
+            connection=_MAYBE_TEXT,
+            session={"type": ["string", "null"], "description": "null: a durable one, away"},
+            id={"type": "string", "description": "a durable one's name while it is away"},
+            destination={"type": "string", "description": "a durable one's topic"},
+            ack={"enum": ["auto", "client", "client-individual", None]},
+            unacked=_INT,
+            prefetch={**_INT, "description": "prefetch-count; 0 is unbounded"},
+        ),
+        durable=_ref("DurableSubscription"),
+    ),
+    "DurableSubscription": _object(
+        name=_TEXT,
+        user=_MAYBE_TEXT,
+        client_id={"type": ["string", "null"], "description": "CONNECT's client-id"},
+        queue={"type": "string", "description": "the queue that keeps its messages"},
+        messages={**_INT, "description": "waiting in that queue"},
+        active={"type": "boolean", "description": "whether a connection consumes it now"},
     ),
     "Queue": _object(
         name=_TEXT,
@@ -96,6 +112,10 @@ _SCHEMAS: Final[dict[str, Any]] = {
         published=_INT,
         delivered=_INT,
         dead_letter={"type": "boolean"},
+        durable_subscription={
+            "type": ["string", "null"],
+            "description": "the durable subscription whose messages it keeps",
+        },
         published_per_second=_RATE,
         delivered_per_second=_RATE,
     ),
