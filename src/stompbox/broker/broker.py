@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Final
 
 from stompbox.protocol.frames import Frame
 from stompbox.protocol.message import forget_destination_lines
@@ -52,6 +53,8 @@ Queue = QueueDestination[Subscription, Session]
 
 _TOPIC = DestinationKind.TOPIC
 _QUEUE = DestinationKind.QUEUE
+_SENDER_TERMS: Final = DELIVERY_HEADERS | {"reply-to"}
+"""Sender headers the SEND path acts on: expiry and priority, and a temporary reply-to."""
 _ROUTE_CACHE_LIMIT = 100_000
 
 
@@ -94,8 +97,9 @@ class Broker:
         self._routes: dict[str, tuple[str, DestinationKind, bool]] = {}
         self._private: dict[str, tuple[Session, str]] = {}
         self.server_only: set[str] = set()
-        """Destinations only the server publishes to (the console's overview feed): a
-        client's SEND to one is refused. One set lookup per SEND, once any exists."""
+        """Destinations only the server publishes to (the console's overview feed,
+        durable subscriptions' queues): a client's SEND to one is refused. One set lookup
+        per SEND, once any exists."""
         """Reserved destinations: their session and the destination their messages show."""
         self.private_marker: str | None = None
         """Set by an application whose user destinations are named ``<name><marker><session
@@ -127,7 +131,7 @@ class Broker:
         """Retained topics' windows (:mod:`stompbox.broker.retention`); None when off."""
         if self.config.retain_topics:
             self.retention = Retention(self.config, self.memory)
-        self.durable = DurableSubscriptions(self.config)
+        self.durable = DurableSubscriptions(self.config, self.server_only)
         """Durable topic subscriptions (:mod:`stompbox.broker.durable`)."""
         self.store: MessageStore | None = None
         if self.config.store:
@@ -423,10 +427,11 @@ class Broker:
                 elif name == "user-id" and header[1] != session.user:
                     check_user_id(headers, session.user)  # raises
             else:
-                if name == "reply-to" and header[1].startswith(TEMP_PREFIX):
-                    temp_reply = len(own)
-                elif name in DELIVERY_HEADERS:
-                    terms = True
+                if name in _SENDER_TERMS:  # one lookup for the common header
+                    if name != "reply-to":
+                        terms = True
+                    elif header[1].startswith(TEMP_PREFIX):
+                        temp_reply = len(own)
                 own.append(header)
         if session.user is not None:
             own.append(("user-id", session.user))
@@ -439,8 +444,6 @@ class Broker:
             raise BrokerError(
                 "access denied", f"{destination} is the server's own: clients may not SEND to it"
             )
-        if self.durable.queues and destination in self.durable.queues:
-            raise BrokerError("access denied", f"SEND to {destination} is not allowed")
         if temp_reply >= 0:  # the real name, which the sender now reads
             own[temp_reply] = ("reply-to", self.temporary.reply_to(session, own[temp_reply][1]))
         queue = self.publish(destination, tuple(own), body, terms=terms)
@@ -514,10 +517,12 @@ class Broker:
         if private is not None:
             message.shown_destination = private[1]
         if kind is _QUEUE:
-            if destination not in self._queues and self.temporary.gone(destination):
-                self.stats.dropped_temporary += 1  # a late reply: its queue went with its session
-                return None
-            queue = self._queue(destination)
+            queue = self._queues.get(destination)
+            if queue is None:
+                if self.temporary.gone(destination):
+                    self.stats.dropped_temporary += 1  # a late reply: its queue went too
+                    return None
+                queue = self._queue(destination)
             if (terms or queue.ttl is not None) and self._stamp(message, queue):
                 return queue
             persistent = (

@@ -90,10 +90,13 @@ class DurableSubscriptions:
     """Every durable subscription, by key, by backing queue, and by topic for matching;
     at most ``max_durable_subscriptions`` of them."""
 
-    __slots__ = ("_config", "_index", "_prefix", "bindings", "queues")
+    __slots__ = ("_closed", "_config", "_index", "_prefix", "bindings", "queues")
 
-    def __init__(self, config: BrokerConfig) -> None:
+    def __init__(self, config: BrokerConfig, closed: set[str]) -> None:
         self._config = config
+        self._closed = closed
+        """The broker's names closed to client SENDs, which backing queues join (one
+        lookup per SEND covers them and the server's own topics)."""
         self.bindings: dict[DurableKey, DurableBinding] = {}
         self.queues: dict[str, DurableBinding] = {}
         """Backing queue name -> its binding."""
@@ -133,12 +136,14 @@ class DurableSubscriptions:
         binding = DurableBinding(key, destination, prefix, queue)
         self.bindings[key] = binding
         self.queues[queue] = binding
+        self._closed.add(queue)
         self._index.add(destination, prefix, binding)
         return binding
 
     def remove(self, binding: DurableBinding) -> None:
         self.bindings.pop(binding.key, None)
         self.queues.pop(binding.queue, None)
+        self._closed.discard(binding.queue)
         self._index.remove(binding.destination, binding.prefix, binding)
 
     def dropped(self, binding: DurableBinding, why: str, now: float) -> None:
