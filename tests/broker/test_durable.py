@@ -249,3 +249,12 @@ def test_bindings_and_persistent_messages_survive_a_restart(tmp_path: Path) -> N
     assert broker.durable.bindings == {}
     assert broker.store is not None and len(broker.store) == 0
     broker.close()
+
+
+def test_a_refused_subscribe_makes_no_durable_subscription() -> None:
+    broker = Broker()
+    sub = client(broker)
+    for bad in ({"prefetch_count": "many"}, {"x_priority": "high"}, {"resume_from": "1"}):
+        with pytest.raises(BrokerError):
+            sub.subscribe("/topic/t", "s", **RABBIT, **bad)
+    assert broker.durable.bindings == {}

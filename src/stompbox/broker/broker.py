@@ -162,7 +162,8 @@ class Broker:
                 if destination not in self.durable.queues:  # its binding was removed
                     store.remove(stored)
                     continue
-                shown, headers = headers[-1][1], headers[:-1]  # the topic, stored last
+                if headers and headers[-1][0] == "destination":  # the topic, stored last
+                    shown, headers = headers[-1][1], headers[:-1]
             self._counter += 1
             message = Message(destination, f"{self._run}-{self._counter}", headers, body)
             message.shown_destination = shown
@@ -937,12 +938,7 @@ class Broker:
         prefix, kind, wildcard = self.route(destination)
         if self._private or self.private_marker is not None:
             self._refuse_private(session, destination, "SUBSCRIBE")
-        if kind is _TOPIC:
-            key = durable_key(session, frame, frame.get("id"))
-            if key is not None:  # consumed as the queue behind it
-                destination = self._attach_durable(key, destination, prefix)
-                prefix, kind, wildcard = self.route(destination)
-        elif self.durable.reserved(destination):
+        if kind is not _TOPIC and self.durable.reserved(destination):
             raise BrokerError("access denied", f"SUBSCRIBE to {destination} is not allowed")
         if wildcard and kind is _QUEUE:
             raise BrokerError(
@@ -953,6 +949,16 @@ class Broker:
             raise BrokerError(
                 "invalid prefetch-count", f"prefetch-count {prefetch_text!r} is not a number"
             )
+        if kind is _TOPIC:
+            key = durable_key(session, frame, frame.get("id"))
+            if key is not None:  # consumed as the queue behind it, once checked
+                consumer_terms(frame.headers, True)
+                if frame.get("resume-from") is not None or frame.get("since") is not None:
+                    raise BrokerError(
+                        "not retained", "a durable subscription keeps its messages: no resume"
+                    )
+                destination = self._attach_durable(key, destination, prefix)
+                prefix, kind, wildcard = self.route(destination)
         resume = parse_resume(frame.get("resume-from"), frame.get("since"))
         if resume is not None:
             if kind is _QUEUE:
