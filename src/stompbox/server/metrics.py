@@ -103,6 +103,11 @@ class ServerMetrics:
                 "Messages left in temporary queues when their sessions closed",
             ),
             (
+                "dropped_durable",
+                stats.dropped_durable,
+                "Topic messages a full durable subscription could not keep",
+            ),
+            (
                 "dropped_slow_consumer",
                 stats.dropped_slow_consumer,
                 "Topic messages dropped for slow subscribers",
