@@ -144,8 +144,9 @@ def test_another_user_cannot_take_over(tmp_path: Path) -> None:
         alice, heard = stomp_client(serve.port, username="alice", passcode="alice")
         subscribed(alice, heard, "/topic/private", "inbox", **RABBIT)
         alice.disconnect()
-        bob, _ = stomp_client(serve.port, username="bob", passcode="bob")
+        bob, sent = stomp_client(serve.port, username="bob", passcode="bob")
         bob.send("/topic/private", "for alice", headers={"receipt": "sent"})
+        assert sent.receipts.get(timeout=5) == "sent"  # published before bob subscribes
         mallory, stolen = stomp_client(serve.port, username="bob", passcode="bob")
         subscribed(mallory, stolen, "/topic/private", "inbox", **RABBIT)
         assert stolen.none_within(0.3)  # bob's own subscription of that name, empty
