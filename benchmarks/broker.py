@@ -22,6 +22,7 @@ Web-STOMP plugins too (``scripts/rabbitmq.sh start``), then prints the ratios
     python benchmarks/broker.py --only stompbox --scenarios persistent --transports tcp
     python benchmarks/broker.py --only stompbox --scenarios queue --auth   # authenticated
     python benchmarks/broker.py --only stompbox --scenarios priority --transports tcp
+    python benchmarks/broker.py --only stompbox --scenarios topic --fanouts 100 --retain '/topic/*'
 
 ``--json`` writes every figure with its label, unit and per-broker value, which
 ``benchmarks/report.py`` turns into plots and the table of docs/performance.md.
@@ -162,17 +163,23 @@ def start_stompbox(
     store: Path | None = None,
     auth: bool = False,
     extra: Sequence[str] = (),
+    retain: Sequence[str] = (),
 ) -> Target:
     """``stompbox serve`` on these ports; with ``store``, persistent messages go there;
     with ``auth``, every connection authenticates as guest/guest against a users file;
-    ``extra``: more options (``--relay URL``).
+    ``retain``: topics retained for resuming (``retain_topics``); ``extra``: more options
+    (``--relay URL``).
 
     The per-address bounds are raised past what the benchmark opens from one address
     (thousands of idle connections), as RabbitMQ has none by default."""
     toml = scratch / "stompbox.toml"
     text = "[server]\nmax_connections_per_address = 20000\nconnect_attempts_per_minute = 1000000\n"
+    if store is not None or retain:
+        text += "[broker]\n"
     if store is not None:
-        text += f"[broker]\nstore = {json.dumps(str(store))}\n"
+        text += f"store = {json.dumps(str(store))}\n"
+    if retain:
+        text += f"retain_topics = {json.dumps(list(retain))}\n"
     if auth:
         from stompbox.security.passwords import hash_password
 
@@ -554,6 +561,13 @@ def main() -> None:
         action="store_true",
         help="stompbox authenticates every connection (guest/guest, argon2 users file)",
     )
+    parser.add_argument(
+        "--retain",
+        default="",
+        metavar="TOPICS",
+        help="stompbox retains these topics for resuming (retain_topics, comma-separated, "
+        "e.g. '/topic/*'): topic figures with retention on, against a run without",
+    )
     args = parser.parse_args()
     args.load_before = os.getloadavg()[0]  # other work on the machine skews every figure
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -565,7 +579,12 @@ def main() -> None:
     if args.only in (None, "stompbox"):
         targets.append(
             start_stompbox(
-                args.stompbox_port, args.stompbox_ws_port, Path(scratch.name), store, args.auth
+                args.stompbox_port,
+                args.stompbox_ws_port,
+                Path(scratch.name),
+                store,
+                args.auth,
+                retain=[t for t in args.retain.split(",") if t],
             )
         )
     if args.only in (None, "rabbitmq"):

@@ -156,3 +156,33 @@ def test_cli_subscribe_count_on_rabbitmq_takes_at_most_one_more(rabbitmq: str) -
         timeout=30,
     )
     assert (rest.returncode, rest.stdout) == (0, "m2\nm3\nm4\n"), rest.stderr
+
+
+def test_client_request_over_rabbitmqs_temporary_reply_queue(rabbitmq: str) -> None:
+    """``client.request`` against RabbitMQ itself: its ``/temp-queue/`` reply-to is
+    rewritten by RabbitMQ, which subscribes the requester implicitly, as stompbox does."""
+    queue = unique("/queue/")
+
+    async def main() -> None:
+        async with (
+            stompbox.connect(rabbitmq) as responder,
+            stompbox.connect(rabbitmq) as requester,
+            responder.subscribe(queue) as requests,
+        ):
+
+            async def answer() -> str:
+                message = await requests.get(10)
+                reply_to = message.headers["reply-to"]
+                correlation = message.headers.get("correlation-id", "")
+                await responder.send(
+                    reply_to, message.text.upper(), headers={"correlation-id": correlation}
+                )
+                return reply_to
+
+            answering = asyncio.create_task(answer())
+            reply = await requester.request(queue, "ping", timeout=10)
+            reply_to = await answering
+            assert reply.text == "PING"
+            assert not reply_to.startswith("/temp-queue/")  # RabbitMQ's own name for it
+
+    run(main())
