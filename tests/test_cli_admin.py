@@ -13,7 +13,8 @@ from argon2 import PasswordHasher
 from stompbox.security.passwords import hash_password
 
 from .server.helpers import RawClient
-from .server.test_admin_api import publish, serving
+from .server.test_admin_api import publish
+from .server.test_management import serving
 from .support import free_port, stompbox
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
