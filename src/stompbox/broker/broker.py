@@ -23,6 +23,7 @@ from stompbox.protocol.frames import Frame
 from stompbox.protocol.message import forget_destination_lines
 from stompbox.protocol.server import ServerConnection, fan_out
 
+from . import transactions
 from .config import BrokerConfig, DestinationKind, SlowConsumerPolicy
 from .consumers import consumer_terms
 from .durable import DurableBinding, DurableKey, DurableSubscriptions, durable_key
@@ -41,7 +42,7 @@ from .memory import MESSAGE_OVERHEAD, MemoryBudget
 from .message import BROKER_HEADERS, Message, check_user_id
 from .queues import QueueDestination
 from .retention import Retention, parse_resume
-from .session import Session, SessionSink, Subscription, Transaction
+from .session import Session, SessionSink, Subscription
 from .store import MessageStore, StoreError
 from .temporary import TEMP_PREFIX, TemporaryQueues
 
@@ -286,9 +287,7 @@ class Broker:
             return
         session.closed = True
         self.sessions.pop(session.id, None)
-        if session.transactions:
-            self.memory.release(sum(tx.size for tx in session.transactions.values()))
-            session.transactions.clear()
+        transactions.close_all(session, self.memory)
         if session.blocked_on is not None:
             blocked = session.blocked_on.blocked
             if session in blocked:
@@ -460,7 +459,8 @@ class Broker:
             session.sink.pause_reading()
 
     def _hold_in_transaction(self, session: Session, frame: Frame, tx_id: str) -> None:
-        tx = self._transaction(session, tx_id)
+        """Keep a SEND for COMMIT, once checked as publishing it would check it."""
+        tx = transactions.open_transaction(session, tx_id)
         destination = frame.get("destination") or ""
         check_user_id(frame.headers, session.user)  # refused now, not at COMMIT
         check_headers(frame.headers)
@@ -477,20 +477,7 @@ class Broker:
                 "invalid destination",
                 f"a SEND destination cannot hold wildcards: {destination}",
             )
-        size = len(frame.body) + MESSAGE_OVERHEAD
-        limit = self.config.max_transaction_bytes
-        held = sum(t.size for t in session.transactions.values())
-        if held + size > limit:
-            self._end_transaction(session, tx)
-            raise BrokerError(
-                f"max_transaction_bytes limit of {limit} exceeded",
-                f"this connection's open transactions would hold {held + size} bytes; "
-                f"transaction {tx_id!r} was aborted",
-            )
-        tx.frames.append(frame)
-        tx.size += size
-        self.memory.charge(size)
-        self._check_transaction_size(session, tx_id)
+        transactions.hold(session, tx, frame, self.config, self.memory)
 
     def publish(
         self,
@@ -1078,8 +1065,8 @@ class Broker:
         tx_id = frame.get("transaction")
         if tx_id is not None:
             self._find_ack(session, frame)  # refuse an unknown id now, not at COMMIT
-            self._transaction(session, tx_id).frames.append(frame)
-            self._check_transaction_size(session, tx_id)
+            tx = transactions.open_transaction(session, tx_id)
+            transactions.hold(session, tx, frame, self.config, self.memory)
             return
         self._settle(session, frame)
 
@@ -1146,22 +1133,13 @@ class Broker:
         if sub.queue is not None and frame.command == "NACK":
             self._dispatch(sub.queue)
 
-    # -- transactions ------------------------------------------------------------------
+    # -- transactions (:mod:`stompbox.broker.transactions`) ----------------------------
 
     def begin(self, session: Session, frame: Frame) -> None:
-        tx_id = frame.get("transaction") or ""
-        if tx_id in session.transactions:
-            raise BrokerError("transaction already open", f"transaction {tx_id!r} is open")
-        if len(session.transactions) >= self.config.max_transactions:
-            raise BrokerError(
-                f"max_transactions limit of {self.config.max_transactions} exceeded",
-                "commit or abort a transaction before beginning another",
-            )
-        session.transactions[tx_id] = Transaction(tx_id)
+        transactions.begin(session, frame.get("transaction") or "", self.config)
 
     def commit(self, session: Session, frame: Frame) -> None:
-        tx = self._transaction(session, frame.get("transaction") or "")
-        self._end_transaction(session, tx)
+        tx = transactions.end(session, frame.get("transaction") or "", self.memory)
         for held in tx.frames:
             if held.command == "SEND":
                 self._publish(session, held, in_transaction=True)
@@ -1169,28 +1147,7 @@ class Broker:
                 self._settle(session, held)
 
     def abort(self, session: Session, frame: Frame) -> None:
-        tx = self._transaction(session, frame.get("transaction") or "")
-        self._end_transaction(session, tx)
-
-    def _end_transaction(self, session: Session, tx: Transaction) -> None:
-        del session.transactions[tx.id]
-        self.memory.release(tx.size)
-
-    def _transaction(self, session: Session, tx_id: str) -> Transaction:
-        tx = session.transactions.get(tx_id)
-        if tx is None:
-            raise BrokerError("unknown transaction", f"no open transaction {tx_id!r}")
-        return tx
-
-    def _check_transaction_size(self, session: Session, tx_id: str) -> None:
-        limit = self.config.max_transaction_frames
-        tx = session.transactions[tx_id]
-        if len(tx.frames) > limit:
-            self._end_transaction(session, tx)
-            raise BrokerError(
-                f"max_transaction_frames limit of {limit} exceeded",
-                f"transaction {tx_id!r} was aborted",
-            )
+        transactions.end(session, frame.get("transaction") or "", self.memory)
 
     # -- introspection -----------------------------------------------------------------
 
