@@ -16,15 +16,14 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Final
 
 from stompbox.protocol.frames import Frame
 from stompbox.protocol.message import forget_destination_lines
 from stompbox.protocol.server import ServerConnection, fan_out
 
-from . import transactions
-from .config import BrokerConfig, DestinationKind, SlowConsumerPolicy
+from . import pending, transactions
+from .config import BrokerConfig, DestinationKind
 from .consumers import consumer_terms
 from .durable import DurableBinding, DurableKey, DurableSubscriptions, durable_key
 from .errors import BrokerError
@@ -43,6 +42,7 @@ from .message import BROKER_HEADERS, Message, check_user_id
 from .queues import QueueDestination
 from .retention import Retention, parse_resume
 from .session import Session, SessionSink, Subscription
+from .stats import BrokerStats
 from .store import MessageStore, StoreError
 from .temporary import TEMP_PREFIX, TemporaryQueues
 
@@ -57,30 +57,6 @@ _QUEUE = DestinationKind.QUEUE
 _SENDER_TERMS: Final = DELIVERY_HEADERS | {"reply-to"}
 """Sender headers the SEND path acts on: expiry and priority, and a temporary reply-to."""
 _ROUTE_CACHE_LIMIT = 100_000
-
-
-@dataclass(slots=True)
-class BrokerStats:
-    """Counters an operator can read (and that tests assert on)."""
-
-    published: int = 0
-    delivered: int = 0
-    redelivered: int = 0
-    dead_lettered: int = 0
-    dropped_slow_consumer: int = 0
-    expired: int = 0
-    dropped_nacked_topic: int = 0
-    producers_paused: int = 0
-    disconnected_slow_consumer: int = 0
-    """Subscribers disconnected by the ``disconnect`` slow-consumer policy."""
-    acked: int = 0
-    """ACK frames carried out (a ``client`` mode ACK may settle several messages)."""
-    nacked: int = 0
-    dropped_temporary: int = 0
-    """Messages left in temporary queues when their sessions closed."""
-    dropped_durable: int = 0
-    """Topic messages a durable subscription's full queue (or the spent memory budget)
-    could not take: the newest is dropped, the publisher is not refused."""
 
 
 class Broker:
@@ -539,14 +515,14 @@ class Broker:
         for sub in matched:
             session = sub.session
             if sub.pending or not session.writable:
-                self._hold(sub, message)
+                pending.hold(sub, message, self.config, self.memory, self.stats)
             elif sub.ack == "auto":  # the common case, handed to the protocol in one batch
                 subs.append(sub)
                 targets.append((session.connection, sub.id))
             elif sub.has_room():  # its prefetch-count allows one more
                 self._deliver(sub, message)
             else:
-                self._hold(sub, message)
+                pending.hold(sub, message, self.config, self.memory, self.stats)
         if targets:
             for index in fan_out(message, targets):
                 subs[index].session.writable = False
@@ -681,70 +657,12 @@ class Broker:
         replay (bounded by the retention window) is written even past a full output."""
         writable = replay or sub.session.writable
         if sub.pending or not writable or not (sub.ack == "auto" or sub.has_room()):
-            self._hold(sub, message)
+            pending.hold(sub, message, self.config, self.memory, self.stats)
         else:
             self._deliver(sub, message)
 
     def _replay(self, sub: Subscription, message: Message) -> None:
         self._offer(sub, message, replay=True)
-
-    def _hold(self, sub: Subscription, message: Message) -> None:
-        """Keep a topic message for a subscriber without room, per the slow-consumer policy.
-
-        A subscriber may fall ``topic_pending_messages`` messages or
-        ``topic_pending_bytes`` body bytes behind, whichever comes first.
-        """
-        pending = sub.pending
-        config = self.config
-        size = len(message.body)
-        if (
-            len(pending) < config.topic_pending_messages
-            and sub.pending_bytes + size <= config.topic_pending_bytes
-        ):
-            pending.append(message)
-            sub.pending_bytes += size
-            self.memory.charge(size + MESSAGE_OVERHEAD)
-            return
-        policy = config.slow_consumer_policy
-        self.stats.dropped_slow_consumer += 1
-        limit = (
-            f"topic_pending_messages={config.topic_pending_messages}"
-            if len(pending) >= config.topic_pending_messages
-            else f"topic_pending_bytes={config.topic_pending_bytes}"
-        )
-        if not sub.dropping:
-            sub.dropping = True  # log once per episode, not once per message
-            log.warning(
-                "subscriber %s of %s is %d messages (%d bytes) behind, past %s; policy %s",
-                sub.session.id,
-                sub.destination,
-                len(pending),
-                sub.pending_bytes,
-                limit,
-                policy.value,
-            )
-        if policy is SlowConsumerPolicy.DROP_OLDEST:
-            while pending and (
-                len(pending) >= config.topic_pending_messages
-                or sub.pending_bytes + size > config.topic_pending_bytes
-            ):
-                dropped = len(pending.popleft().body)
-                sub.pending_bytes -= dropped
-                self.memory.release(dropped + MESSAGE_OVERHEAD)
-            if size <= config.topic_pending_bytes:
-                pending.append(message)
-                sub.pending_bytes += size
-                self.memory.charge(size + MESSAGE_OVERHEAD)
-        elif policy is SlowConsumerPolicy.DISCONNECT:
-            session = sub.session
-            if not session.closed:  # not once more for its other subscriptions
-                self.stats.disconnected_slow_consumer += 1
-            log.warning("disconnecting slow consumer %s on %s", session.id, sub.destination)
-            session.sink.fail(
-                "slow consumer",
-                f"subscription {sub.id} to {sub.destination} fell behind by more than "
-                f"{limit} while its client did not read",
-            )
 
     # -- queues ------------------------------------------------------------------------
 
@@ -783,17 +701,8 @@ class Broker:
         if sub.queue is not None:
             self._dispatch(sub.queue)
             return
-        pending = sub.pending
-        while pending and sub.has_room():
-            message = pending.popleft()
-            sub.pending_bytes -= len(message.body)
-            self.memory.release(len(message.body) + MESSAGE_OVERHEAD)
-            if message.deadline is not None and message.deadline <= self.clock() * 1000:
-                self.stats.expired += 1  # a topic message: dropped, never dead-lettered
-                continue
+        for message in pending.take_due(sub, self.memory, self.stats, self.clock):
             self._deliver(sub, message)
-        if not pending:
-            sub.dropping = False
 
     def _return_to_queue(self, queue: Queue, messages: list[Message]) -> None:
         """Put unacked or NACKed messages back at the head, or dead-letter them."""
@@ -1028,13 +937,7 @@ class Broker:
             self._topics.remove(sub.destination, sub.prefix, sub)
             if self.retention is not None:
                 self.retention.marks.pop(sub, None)
-            held = len(sub.unacked) + len(sub.pending)
-            if held:
-                size = sum([len(m.body) for m in sub.unacked.values()]) + sub.pending_bytes
-                self.memory.release(size + held * MESSAGE_OVERHEAD)
-            sub.unacked.clear()
-            sub.pending.clear()
-            sub.pending_bytes = 0
+            pending.release(sub, self.memory)
 
     def _keep_unacked(self, session: Session, sub: Subscription) -> None:
         """Leave an UNSUBSCRIBEd queue subscription's delivered messages with its session,
