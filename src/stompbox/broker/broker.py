@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Final
 
 from stompbox.protocol.frames import Frame
 from stompbox.protocol.message import forget_destination_lines
 from stompbox.protocol.server import ServerConnection, fan_out
 
-from . import pending, transactions
+from . import acks, pending, transactions
 from .config import BrokerConfig, DestinationKind
 from .consumers import consumer_terms
 from .durable import DurableBinding, DurableKey, DurableSubscriptions, durable_key
@@ -926,7 +926,9 @@ class Broker:
         if queue is not None:
             queue.remove_consumer(sub)
             if sub.unacked and keep_unacked and not sub.exclusive:  # successor gets them
-                self._keep_unacked(session, sub)
+                oldest = acks.keep_unacked(session, sub, self.config.max_subscriptions)
+                if oldest is not None:
+                    self._give_back(oldest)
             elif sub.unacked:
                 self._return_to_queue(queue, list(sub.unacked.values()))
                 sub.unacked.clear()
@@ -938,17 +940,6 @@ class Broker:
             if self.retention is not None:
                 self.retention.marks.pop(sub, None)
             pending.release(sub, self.memory)
-
-    def _keep_unacked(self, session: Session, sub: Subscription) -> None:
-        """Leave an UNSUBSCRIBEd queue subscription's delivered messages with its session,
-        which may still ACK or NACK them: a consumer can take exactly what it processed
-        (``stompbox subscribe --count``: UNSUBSCRIBE, then ACK the last message) instead
-        of having the ACK's refill handed back as a redelivery. At most max_subscriptions
-        are kept; past that the oldest's messages go back to its queue."""
-        kept = session.unsubscribed
-        if len(kept) >= self.config.max_subscriptions:
-            self._give_back(kept.pop(next(iter(kept))))
-        kept[sub.number] = sub
 
     def _give_back(self, sub: Subscription) -> None:
         """Return an ended queue subscription's unacked messages to its queue, which may
@@ -967,7 +958,7 @@ class Broker:
     def ack(self, session: Session, frame: Frame) -> None:
         tx_id = frame.get("transaction")
         if tx_id is not None:
-            self._find_ack(session, frame)  # refuse an unknown id now, not at COMMIT
+            acks.find_unacked(session, frame)  # refuse an unknown id now, not at COMMIT
             tx = transactions.open_transaction(session, tx_id)
             transactions.hold(session, tx, frame, self.config, self.memory)
             return
@@ -976,34 +967,8 @@ class Broker:
     def nack(self, session: Session, frame: Frame) -> None:
         self.ack(session, frame)  # the same path: _settle looks at the command
 
-    def _find_ack(self, session: Session, frame: Frame) -> tuple[Subscription, str]:
-        subs: Iterable[Subscription] = session.subscriptions.values()
-        if session.unsubscribed:
-            subs = [*subs, *session.unsubscribed.values()]
-        if session.version == "1.2":
-            ack_id = frame.get("id") or ""
-            message_id, _, number = ack_id.rpartition(".")
-            for sub in subs:
-                if str(sub.number) == number and ack_id in sub.unacked:
-                    return sub, ack_id
-        else:
-            message_id = frame.get("message-id") or ""
-            sub_id = frame.get("subscription")
-            for sub in subs:
-                if sub_id is not None and sub.id != sub_id:
-                    continue
-                ack_id = f"{message_id}.{sub.number}"
-                if ack_id in sub.unacked:
-                    return sub, ack_id
-            ack_id = message_id
-        raise BrokerError(
-            f"unknown {frame.command} id",
-            f"{frame.command} names {ack_id!r}, which is not an unacknowledged message "
-            "of this connection (already acknowledged, or an auto-ack subscription?)",
-        )
-
     def _settle(self, session: Session, frame: Frame) -> None:
-        sub, ack_id = self._find_ack(session, frame)
+        sub, ack_id = acks.find_unacked(session, frame)
         unacked = sub.unacked
         if frame.command == "NACK":
             # NACK means the same in every ack mode: this one message was not processed.
