@@ -25,7 +25,13 @@ from stompbox.protocol.server import ServerConnection, fan_out
 from . import acks, pending, transactions
 from .config import BrokerConfig, DestinationKind
 from .consumers import consumer_terms
-from .durable import DurableBinding, DurableKey, DurableSubscriptions, durable_key
+from .durable import (
+    DurableBinding,
+    DurableKey,
+    DurableSubscriptions,
+    durable_copy,
+    durable_key,
+)
 from .errors import BrokerError
 from .expiry import (
     DEFAULT_PRIORITY,
@@ -562,27 +568,14 @@ class Broker:
         topic. A full queue, or a spent memory budget while the copy would wait, drops it
         (the newest): a publisher is not refused because a subscriber is away."""
         queue = self._queue(binding.queue)
-        config, size = self.config, len(message.body)
-        why = None
-        if len(queue.backlog) >= config.queue_max_messages:
-            why = f"its queue holds queue_max_messages={config.queue_max_messages}"
-        elif queue.backlog_bytes + size > config.queue_max_bytes:
-            why = f"its queue would pass queue_max_bytes={config.queue_max_bytes}"
-        elif self.memory.over and (queue.backlog or not queue.consumers):
-            why = f"the memory budget is spent ({self.memory.describe()})"
+        why = self.durable.refusal(queue, len(message.body), self.memory)
         if why is not None:
             self.stats.dropped_durable += 1
             self.durable.dropped(binding, why, time.monotonic())
             if not queue.backlog and not queue.consumers:
                 self._queues.pop(queue.name, None)
             return
-        copy = Message(binding.queue, message.id, message.headers, message.body)
-        copy.shown_destination = message.destination
-        copy.deadline, copy.priority = message.deadline, message.priority
-        if copy.deadline is not None:
-            queue.earliest = min(queue.earliest, copy.deadline)
-        if copy.priority != DEFAULT_PRIORITY:
-            queue.use_priorities()
+        copy = durable_copy(binding, message, queue)
         if self.store is not None and ("persistent", "true") in message.headers:
             shown = (*message.headers, ("destination", message.destination))  # see _restore
             copy.stored = self.store.add(binding.queue, shown, message.body, copy.deadline or 0)
@@ -603,24 +596,11 @@ class Broker:
             if binding.destination == destination:
                 return binding.queue
             self._drop_durable(binding)
-        binding = self.durable.add(key, destination, prefix)
-        if self.store is not None:
-            try:
-                self.store.bind(binding.queue, key, destination)
-            except StoreError as exc:
-                self.durable.remove(binding)
-                log.error("%s", exc)
-                raise BrokerError("store failed", "the durable subscription was not made") from None
-        return binding.queue
+        return self.durable.bind(key, destination, prefix, self.store).queue
 
     def _drop_durable(self, binding: DurableBinding) -> None:
         """Remove a durable subscription with its queue and what the queue holds."""
-        self.durable.remove(binding)
-        if self.store is not None:
-            try:
-                self.store.unbind(binding.queue)
-            except StoreError as exc:  # its messages go; the binding comes back, empty
-                log.error("%s", exc)
+        self.durable.unbind(binding, self.store)
         queue = self._queues.pop(binding.queue, None)
         while queue is not None and queue.backlog:
             self._forget(queue.pop())

@@ -30,9 +30,20 @@ from stompbox.protocol.frames import Frame
 from .config import BrokerConfig, DestinationKind
 from .errors import BrokerError
 from .matching import TopicIndex
-from .session import Session
+from .memory import MemoryBudget
+from .message import Message
+from .priority import DEFAULT_PRIORITY
+from .queues import QueueDestination
+from .session import Session, Subscription
+from .store import MessageStore, StoreError
 
-__all__ = ["DURABLE_ROOT", "DurableBinding", "DurableKey", "DurableSubscriptions"]
+__all__ = [
+    "DURABLE_ROOT",
+    "DurableBinding",
+    "DurableKey",
+    "DurableSubscriptions",
+    "durable_copy",
+]
 
 log = logging.getLogger("stompbox.broker")
 
@@ -140,6 +151,43 @@ class DurableSubscriptions:
         self._index.add(destination, prefix, binding)
         return binding
 
+    def bind(
+        self, key: DurableKey, destination: str, prefix: str, store: MessageStore | None
+    ) -> DurableBinding:
+        """Make a new binding, stored (if there is a store) before it is used."""
+        binding = self.add(key, destination, prefix)
+        if store is not None:
+            try:
+                store.bind(binding.queue, key, destination)
+            except StoreError as exc:
+                self.remove(binding)
+                log.error("%s", exc)
+                raise BrokerError("store failed", "the durable subscription was not made") from None
+        return binding
+
+    def unbind(self, binding: DurableBinding, store: MessageStore | None) -> None:
+        """Remove a binding, from the store too; its queue is the broker's to drop."""
+        self.remove(binding)
+        if store is not None:
+            try:
+                store.unbind(binding.queue)
+            except StoreError as exc:  # its messages go; the binding comes back, empty
+                log.error("%s", exc)
+
+    def refusal(
+        self, queue: QueueDestination[Subscription, Session], size: int, memory: MemoryBudget
+    ) -> str | None:
+        """Why a binding's ``queue`` cannot take a copy of ``size`` body bytes, if it
+        cannot: it is full, or the memory budget is spent while the copy would wait."""
+        config = self._config
+        if len(queue.backlog) >= config.queue_max_messages:
+            return f"its queue holds queue_max_messages={config.queue_max_messages}"
+        if queue.backlog_bytes + size > config.queue_max_bytes:
+            return f"its queue would pass queue_max_bytes={config.queue_max_bytes}"
+        if memory.over and (queue.backlog or not queue.consumers):
+            return f"the memory budget is spent ({memory.describe()})"
+        return None
+
     def remove(self, binding: DurableBinding) -> None:
         self.bindings.pop(binding.key, None)
         self.queues.pop(binding.queue, None)
@@ -162,3 +210,18 @@ class DurableSubscriptions:
                 why,
                 binding.dropped,
             )
+
+
+def durable_copy(
+    binding: DurableBinding, message: Message, queue: QueueDestination[Subscription, Session]
+) -> Message:
+    """A copy of a topic message for a binding's ``queue``, showing the topic, with the
+    queue told of its deadline and priority."""
+    copy = Message(binding.queue, message.id, message.headers, message.body)
+    copy.shown_destination = message.destination
+    copy.deadline, copy.priority = message.deadline, message.priority
+    if copy.deadline is not None:
+        queue.earliest = min(queue.earliest, copy.deadline)
+    if copy.priority != DEFAULT_PRIORITY:
+        queue.use_priorities()
+    return copy
