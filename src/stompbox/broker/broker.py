@@ -37,7 +37,6 @@ from .expiry import (
     DEFAULT_PRIORITY,
     DELIVERY_HEADERS,
     check_headers,
-    priority_of,
     queue_ttl,
     stamp,
     take_expired,
@@ -46,6 +45,7 @@ from .matching import TopicIndex, has_wildcard, split_destination
 from .memory import MESSAGE_OVERHEAD, MemoryBudget
 from .message import BROKER_HEADERS, Message, check_user_id
 from .queues import QueueDestination
+from .restore import stored_messages
 from .retention import Retention, parse_resume
 from .session import Session, SessionSink, Subscription
 from .stats import BrokerStats
@@ -130,43 +130,25 @@ class Broker:
         """Put the persistent messages of a previous run back in their queues."""
         restored = 0
         now = self.clock() * 1000
-        for stored, destination, headers, body, redeliveries, expires in store.load():
-            try:
-                _, kind, _ = self.route(destination)
-            except BrokerError:
-                log.warning(
-                    "stored message %d for %s: no such destination now", stored, destination
-                )
-                continue
-            if kind is not _QUEUE:
-                continue
-            shown = None
-            if self.durable.reserved(destination):
-                if destination not in self.durable.queues:  # its binding was removed
-                    store.remove(stored)
-                    continue
-                if headers and headers[-1][0] == "destination":  # the topic, stored last
-                    shown, headers = headers[-1][1], headers[:-1]
-            self._counter += 1
-            message = Message(destination, f"{self._run}-{self._counter}", headers, body)
-            message.shown_destination = shown
-            message.redeliveries = redeliveries
-            message.stored = stored
-            self.memory.charge(len(body) + MESSAGE_OVERHEAD)
-            queue = self._queue(destination)
-            if expires:  # kept its deadline: expired while the broker was down?
-                message.deadline = expires
-                if expires <= now:
+        for message in stored_messages(store, self.route, self.durable, self._next_id):
+            self.memory.charge(len(message.body) + MESSAGE_OVERHEAD)
+            queue = self._queue(message.destination)
+            deadline = message.deadline
+            if deadline is not None:  # kept its deadline: expired while the broker was down?
+                if deadline <= now:
                     self._expire(message)
                     continue
-                queue.earliest = min(queue.earliest, expires)
-            message.priority = priority_of(headers)
+                queue.earliest = min(queue.earliest, deadline)
             if message.priority != DEFAULT_PRIORITY:
                 queue.use_priorities()
             queue.push(message)
             restored += 1
         if restored:
             log.info("restored %d persistent message(s) from %s", restored, store.path)
+
+    def _next_id(self) -> str:
+        self._counter += 1
+        return f"{self._run}-{self._counter}"
 
     def _store_changed(self) -> None:
         if self.sync_soon is not None:
@@ -715,13 +697,10 @@ class Broker:
             message.redeliveries,
             f" ({reason})" if reason else "",
         )
-        self._counter += 1
         extra = [("original-destination", message.destination)]
         if reason is not None:
             extra.append(("dead-letter-reason", reason))
-        dead = Message(
-            target, f"{self._run}-{self._counter}", (*message.headers, *extra), message.body
-        )
+        dead = Message(target, self._next_id(), (*message.headers, *extra), message.body)
         queue = self._queue(target)
         if len(queue.backlog) >= self.config.queue_max_messages:
             log.error("dead-letter queue %s is full; message %s discarded", target, message.id)
