@@ -8,6 +8,16 @@ it.
 Flow control: a session whose sink says its output is full stops being handed messages
 (queue messages stay in the queue for other consumers, topic messages wait per the
 slow-consumer policy) until the server calls :meth:`Broker.output_written` for it.
+
+This module keeps the broker's state and what moves messages through it: the SEND path
+(``_publish``, ``publish``, ``_enqueue``, ``_deliver``) and the topic fan-out, which are
+measured per message and so call no extra layers, queues' dispatch and redelivery,
+sessions and subscriptions. What needs nothing else of the broker's lives beside it and
+imports nothing of this module: :mod:`.transactions` (what open transactions hold, within
+their limits), :mod:`.acks` (which message an ACK or NACK names), :mod:`.pending` (the
+slow-consumer policy), :mod:`.subscriptions` (what a SUBSCRIBE or UNSUBSCRIBE names),
+:mod:`.durable`, :mod:`.retention`, :mod:`.temporary`, :mod:`.restore` (a previous run's
+persistent messages) and :mod:`.stats`.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ from stompbox.protocol.frames import Frame
 from stompbox.protocol.message import forget_destination_lines
 from stompbox.protocol.server import ServerConnection, fan_out
 
-from . import acks, pending, transactions
+from . import acks, pending, subscriptions, transactions
 from .config import BrokerConfig, DestinationKind
 from .consumers import consumer_terms
 from .durable import (
@@ -773,19 +783,7 @@ class Broker:
     # -- SUBSCRIBE / UNSUBSCRIBE -------------------------------------------------------
 
     def subscribe(self, session: Session, frame: Frame) -> Subscription:
-        destination = frame.get("destination") or ""
-        sub_id = frame.get("id")
-        if sub_id is None:  # STOMP 1.0: the destination identifies the subscription
-            sub_id = destination
-        if sub_id in session.subscriptions:
-            raise BrokerError(
-                "duplicate subscription", f"subscription id {sub_id!r} is already in use"
-            )
-        if len(session.subscriptions) >= self.config.max_subscriptions:
-            raise BrokerError(
-                f"max_subscriptions limit of {self.config.max_subscriptions} exceeded",
-                "unsubscribe before subscribing again",
-            )
+        destination, sub_id = subscriptions.new_subscription(session, frame, self.config)
         if destination.startswith(TEMP_PREFIX):
             destination = self.temporary.queue_of(session, destination)
         elif self.temporary.gone(destination):
@@ -799,11 +797,7 @@ class Broker:
             raise BrokerError(
                 "invalid destination", f"wildcards work on topics only, not on {destination}"
             )
-        prefetch_text = frame.get("prefetch-count", "0") or "0"
-        if not (prefetch_text.isascii() and prefetch_text.isdigit()):
-            raise BrokerError(
-                "invalid prefetch-count", f"prefetch-count {prefetch_text!r} is not a number"
-            )
+        prefetch = subscriptions.prefetch_count(frame)
         if kind is _TOPIC:
             key = durable_key(session, frame, frame.get("id"))
             if key is not None:  # consumed as the queue behind it, once checked
@@ -833,7 +827,7 @@ class Broker:
             prefix,
             kind,
             frame.get("ack", "auto") or "auto",
-            int(prefetch_text),
+            prefetch,
         )
         sub.exclusive, sub.priority = exclusive, priority
         session.subscriptions[sub_id] = sub
@@ -849,17 +843,7 @@ class Broker:
         return sub
 
     def unsubscribe(self, session: Session, frame: Frame) -> None:
-        sub_id = frame.get("id")
-        if sub_id is not None:
-            sub = session.subscriptions.get(sub_id)
-        else:  # STOMP 1.0 may name the destination instead
-            destination = frame.get("destination")
-            if destination is not None and destination.startswith(TEMP_PREFIX):
-                destination = self.temporary.queue_of(session, destination)
-            sub = next(
-                (s for s in session.subscriptions.values() if s.destination == destination), None
-            )
-            sub_id = frame.get("destination")
+        sub, sub_id = subscriptions.subscription_named(session, frame, self.temporary)
         key = durable_key(session, frame, sub_id)
         binding = None
         if key is not None:  # removes the durable subscription too
