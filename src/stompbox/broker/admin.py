@@ -39,6 +39,7 @@ BROWSE_LIMIT: Final = 500
 """The most messages one browse returns: a page, not a copy of a deep queue."""
 
 ORIGINAL_DESTINATION: Final = "original-destination"
+"""The header a dead-lettered message carries its first destination in."""
 _DEAD_LETTER_REASON: Final = "dead-letter-reason"
 _EXPIRY_HEADERS: Final = frozenset({"expires", "expiration"})
 
@@ -55,8 +56,6 @@ def _requeued_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, 
         and not (expired and h[0] in _EXPIRY_HEADERS)
     )
 
-
-"""The header a dead-lettered message carries its first destination in."""
 
 Queue = QueueDestination[Subscription, Session]
 
