@@ -1,5 +1,6 @@
 """``stompbox serve`` as a real process, for tests of what the command line sets up: its
-ports, its log, and a start that waits until the server has said what it trusts."""
+ports, its log, a start that waits until the server has said what it trusts; and one with
+a message store, to kill with SIGKILL and start again."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from ..support import free_port, stompbox
+from ..support import free_port, stompbox, wait_for_port
 
 
 class ServeProcess:
@@ -78,3 +79,32 @@ class ServeProcess:
                 self.process.kill()
                 self.process.wait(5)
         self._log.close()
+
+
+class Served:
+    """``stompbox serve`` with a message store: started, killed with SIGKILL, restarted."""
+
+    def __init__(self, tmp_path: Path, broker: str = "") -> None:
+        self.store = tmp_path / "messages.db"
+        self.port = free_port()
+        self.config = tmp_path / "stompbox.toml"
+        self.config.write_text(
+            f'[server]\nport = {self.port}\nws_port = 0\n\n[broker]\nstore = "{self.store}"\n'
+            + broker
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Served:
+        self.process = subprocess.Popen(
+            stompbox("serve", "--config", str(self.config), "--log-level", "warning"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no session closes, no final commit; only what was synced survives."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)

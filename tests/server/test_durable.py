@@ -4,7 +4,6 @@ RabbitMQ's form and in ActiveMQ's, stompbox's own client, users, the queue limit
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,9 @@ import stompbox
 from stompbox.broker import BrokerConfig
 from stompbox.server import ServerConfig
 
-from ..support import free_port, run, wait_for_port
-from ..support import stompbox as stompbox_command
+from ..support import run
 from .helpers import Listener, ServerThread, stomp_client
-from .serve_process import ServeProcess
+from .serve_process import Served, ServeProcess
 from .test_admin_api import call
 from .test_management import serving
 from .test_security import users_toml
@@ -156,32 +154,6 @@ def test_another_user_cannot_take_over(tmp_path: Path) -> None:
         assert heard.get().body == "for alice"
         for conn in (alice, bob, mallory):
             conn.disconnect()
-
-
-class Served:
-    """``stompbox serve`` with a message store, killed with SIGKILL and restarted."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.port = free_port()
-        self.config = tmp_path / "stompbox.toml"
-        store = tmp_path / "messages.db"
-        self.config.write_text(
-            f'[server]\nport = {self.port}\nws_port = 0\n\n[broker]\nstore = "{store}"\n'
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            stompbox_command("serve", "--config", str(self.config), "--log-level", "warning"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(5)
 
 
 @pytest.fixture

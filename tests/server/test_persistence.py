@@ -20,37 +20,9 @@ from stompbox.server import ServerConfig
 from stompbox.server.output import OutputScheduler
 from stompbox.server.registry import SessionRegistry
 
-from ..support import free_port, run, stompbox, wait_for_port
+from ..support import free_port, run, stompbox
 from .helpers import RawClient
-
-
-class Served:
-    """``stompbox serve`` with a message store: started, killed with SIGKILL, restarted."""
-
-    def __init__(self, tmp_path: Path, broker: str = "") -> None:
-        self.store = tmp_path / "messages.db"
-        self.port = free_port()
-        self.config = tmp_path / "stompbox.toml"
-        self.config.write_text(
-            f'[server]\nport = {self.port}\nws_port = 0\n\n[broker]\nstore = "{self.store}"\n'
-            + broker
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Served:
-        self.process = subprocess.Popen(
-            stompbox("serve", "--config", str(self.config), "--log-level", "warning"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: no session closes, no final commit; only what was synced survives."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(5)
+from .serve_process import Served
 
 
 @pytest.fixture

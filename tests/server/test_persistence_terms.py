@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from .helpers import stomp_client
-from .test_persistence import Served, drain
+from .serve_process import Served
+from .test_persistence import drain
 
 
 def test_deadlines_and_priorities_survive_a_restart(tmp_path: Path) -> None:
