@@ -102,6 +102,13 @@ def test_a_bad_value_names_section_key_value_and_what_is_allowed(
     assert str(info.value).startswith(f"config.toml: {message}")
 
 
+def test_a_bad_access_rule_names_the_file_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        rule = {"who": "alice", "actions": "send", "destinations": "/queue/a"}
+        ServerConfig.from_dict({"acl": [rule]}, source="config.toml")
+    assert str(info.value).startswith("config.toml: [[acl]] rule 1: who: unknown who 'alice'")
+
+
 def test_a_section_is_not_a_key_of_server() -> None:
     with pytest.raises(ConfigError, match=r"unknown key\(s\) in \[server\]: limits"):
         ServerConfig.from_dict({"server": {"limits": {"max_body_size": 1}}})

@@ -169,7 +169,10 @@ class ServerConfig:
             if "users" in data:
                 security["users"] = {str(k): str(v) for k, v in data["users"].items()}
             if "acl" in data:
-                security["acl"] = rules_from_toml(data["acl"], source)
+                try:
+                    security["acl"] = rules_from_toml(data["acl"], source)
+                except ValueError as exc:  # names the file itself
+                    raise ConfigError(str(exc)) from None
             config.security = SecurityConfig(**security)
             if "relay" in data:
                 config.relay = dict(data["relay"])
