@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tomllib
 from typing import TYPE_CHECKING, Any
 
 from stompbox.broker.config import SlowConsumerPolicy
 from stompbox.broker.store import StoreError
+from stompbox.security.config import SecurityConfig
 from stompbox.server.config import ConfigError, ServerConfig
 from stompbox.server.gate import Gatekeeper
 
@@ -86,16 +88,18 @@ def _serve(args: argparse.Namespace) -> int:
         except StoreError as exc:  # the app built its broker on import
             print(f"stompbox serve: {exc}", file=sys.stderr)
             return 1
-        # the app's own broker settings (prefixes, separator) stay; where to listen is ours
-        for name in ("host", "port", "ws_port", "ws_path", *overrides):
-            setattr(app.config, name, getattr(config, name))
-        if args.users is not None or args.trust_login:
-            try:
-                _security_options(app.config, args)
-            except ConfigError as exc:
-                print(f"stompbox serve: {exc}", file=sys.stderr)
-                return 2
-            app.registry.gate = Gatekeeper(app.config)
+        try:
+            _settle_app(app, config, args, overrides)
+            if relay is None and config.relay is not None:  # the file's [relay] alone
+                from stompbox.relay import RelaySettings, RelaySettingsError
+
+                try:
+                    relay = RelaySettings.from_dict(config.relay)
+                except RelaySettingsError as exc:
+                    raise ConfigError(f"[relay]: {exc}") from None
+        except ConfigError as exc:
+            print(f"stompbox serve: --app: {exc}", file=sys.stderr)
+            return 2
         if relay is not None:
             app.use_relay(relay)
         config, broker = app.config, app.broker
@@ -114,6 +118,42 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"stompbox serve: cannot listen on {config.host}:{ports}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _settle_app(
+    app: StompApp, config: ServerConfig, args: argparse.Namespace, overrides: dict[str, Any]
+) -> None:
+    """Give ``app`` what the operator said: where to listen, and every section the config
+    file names (``[server]``, ``[limits]``, ``[connect_limits]``, the security), the flags
+    over them. Nothing is dropped unsaid: what cannot apply (the broker, which the app
+    built on import, or security set both in the file and in the app's code) is a
+    ConfigError that names it."""
+    named: dict[str, Any] = {}
+    if args.config is not None:
+        with open(args.config, "rb") as file:  # read and checked once already
+            named = tomllib.load(file)
+    if "broker" in named or args.separator is not None or args.slow_consumer_policy is not None:
+        raise ConfigError(
+            "the app built its broker on import: set [broker] keys, --separator and "
+            "--slow-consumer-policy in its StompApp(config=ServerConfig(...)), not here"
+        )
+    target = app.config
+    for name in ("host", "port", "ws_port", "ws_path", *named.get("server", {}), *overrides):
+        setattr(target, name, getattr(config, name))
+    for section in ("limits", "connect_limits"):
+        if section in named:
+            setattr(target, section, getattr(config, section))
+    if named.keys() & {"security", "users", "acl"}:
+        if target.security != SecurityConfig():
+            raise ConfigError(
+                f"{args.config} sets [security], [users] or [[acl]] and the app sets its "
+                "own security in code (StompApp(authenticate=..., acl=..., ...)); keep it "
+                "in one place"
+            )
+        target.security = config.security
+    _security_options(target, args)
+    target.validate()
+    app.registry.gate = Gatekeeper(target)
 
 
 def _security_options(config: ServerConfig, args: argparse.Namespace) -> None:
