@@ -364,6 +364,62 @@ def test_sighup_reloads_a_running_server(pki: Pki, tmp_path: Path) -> None:
         process.stdout.close()
 
 
+def test_serve_no_tcp_leaves_only_tls(pki: Pki, tmp_path: Path) -> None:
+    port, tls_port = free_port(), free_port()
+    process = subprocess.Popen(
+        stompbox_command(
+            "serve",
+            "--tls-cert",
+            str(pki.cert),
+            "--tls-key",
+            str(pki.key),
+            "--no-tcp",
+            "--port",
+            str(port),
+            "--tls-port",
+            str(tls_port),
+            "--ws-port",
+            "0",
+            "--http-port",
+            "0",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        started = read_until(process, "authentication: ")
+        assert "plain STOMP over TCP is off" in started
+        assert f"listening on 127.0.0.1:{tls_port} (STOMP over TLS)" in started
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        conn = stomppy_tls(tls_port, pki)
+        listener = Listener()
+        conn.set_listener("", listener)
+        conn.connect("guest", "guest", wait=True)
+        conn.subscribe("/queue/tls-only", id="1")
+        conn.send("/queue/tls-only", "only through TLS")
+        assert listener.get().body == "only through TLS"
+        conn.disconnect()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(5)
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def test_no_tcp_in_process(pki: Pki) -> None:
+    async def main() -> None:
+        async with start_server(pki.config(tcp=False)) as server:
+            assert server.port == 0
+            assert server.tls_port != 0
+
+    run(main())
+
+
 # -- configuration errors ------------------------------------------------------------------
 
 
@@ -423,6 +479,12 @@ def test_bad_files_are_named(
             r"\[server\] tls_client_cert = 'sometimes': expected one of 'optional', 'required'",
         ),
         ({"tls_port": 70000}, r"tls_port = 70000: expected an integer 0-65535"),
+        ({"tcp": "no"}, r"\[server\] tcp = 'no': expected true or false"),
+        ({"tcp": False, "ws_port": 0}, "tcp = false, and neither TLS .* nor WebSocket"),
+        (
+            {"tcp": False, "ws_port": 0, "tls_cert": "a.pem", "tls_key": "a.key", "tls_port": 0},
+            "no client could connect",
+        ),
     ],
 )
 def test_config_checks(server: dict[str, Any], message: str) -> None:

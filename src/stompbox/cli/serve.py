@@ -29,6 +29,8 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
+    if args.tcp is not None:
+        overrides["tcp"] = args.tcp
     if args.ws_port is not None:
         overrides["ws_port"] = args.ws_port
     if args.ws_path is not None:
@@ -114,7 +116,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     except OSError as exc:
         tls_port = config.tls_port if config.tls_cert is not None else 0
-        ports = " and ".join(str(p) for p in (config.port, tls_port, config.ws_port) if p)
+        tcp_port = config.port if config.tcp else 0
+        ports = " and ".join(str(p) for p in (tcp_port, tls_port, config.ws_port) if p)
         print(f"stompbox serve: cannot listen on {config.host}:{ports}: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -211,6 +214,13 @@ def add_serve_command(commands: Any) -> None:
     )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port (default 61613)")
+    serve.add_argument(
+        "--no-tcp",
+        dest="tcp",
+        action="store_false",
+        default=None,
+        help="no plain STOMP over TCP: TLS (--tls-cert) and WebSocket only",
+    )
     serve.add_argument(
         "--ws-port", type=int, help="WebSocket port (default 15674; 0 turns WebSocket off)"
     )

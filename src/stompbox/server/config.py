@@ -33,6 +33,9 @@ class ServerConfig:
     """Address to listen on (all transports)."""
     port: int = 61613
     """STOMP over TCP, 0-65535; 0 asks the system for any free port."""
+    tcp: bool = True
+    """Plain STOMP over TCP on ``port``; ``false`` (``--no-tcp``) leaves STOMP over TLS and
+    the WebSocket listener, so that no login or message crosses the network in clear."""
     ws_port: int = 15674
     """WebSocket listener (RabbitMQ Web-STOMP's port), 0-65535; 0 turns it off."""
     ws_path: str = "/ws"
@@ -208,6 +211,11 @@ class ServerConfig:
             raise ConfigError("tls_cert needs tls_key too (the certificate's private key)")
         if self.tls_key is not None and self.tls_cert is None:
             raise ConfigError("tls_key needs tls_cert too")
+        if not self.tcp and not (self.tls_cert is not None and self.tls_port) and not self.ws_port:
+            raise ConfigError(
+                "tcp = false, and neither TLS (tls_cert, tls_port) nor WebSocket (ws_port) "
+                "listens: no client could connect"
+            )
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {

@@ -113,9 +113,14 @@ async def serve(
         tls = server.tls
         if tls is not None:
             loop.add_signal_handler(signal.SIGHUP, reload, tls, server.config)
-        log.info(
-            "stompbox listening on %s:%d (STOMP 1.0, 1.1, 1.2 over TCP)", config.host, server.port
-        )
+        if server.port:
+            log.info(
+                "stompbox listening on %s:%d (STOMP 1.0, 1.1, 1.2 over TCP)",
+                config.host,
+                server.port,
+            )
+        else:
+            log.info("plain STOMP over TCP is off (tcp = false)")
         if server.tls_port:
             log.info("stompbox listening on %s:%d (STOMP over TLS)", config.host, server.tls_port)
         if config.ws_port:

@@ -107,13 +107,14 @@ class TcpServer:
         return self.registry.sessions
 
     async def start(self) -> None:
-        self._server = await self.loop.create_server(
-            lambda: StompProtocol(self),
-            self.config.host,
-            self.config.port,
-            reuse_address=True,
-            backlog=1024,
-        )
+        if self.config.tcp:
+            self._server = await self.loop.create_server(
+                lambda: StompProtocol(self),
+                self.config.host,
+                self.config.port,
+                reuse_address=True,
+                backlog=1024,
+            )
         if self.tls is not None and self.config.tls_port:
             self._tls_server = await self.loop.create_server(
                 lambda: StompProtocol(self, tls=True),
@@ -127,8 +128,9 @@ class TcpServer:
 
     @property
     def port(self) -> int:
-        """The bound port (useful with ``port=0``)."""
-        assert self._server is not None
+        """The bound port (useful with ``port=0``); 0 when plain TCP is off (``tcp``)."""
+        if self._server is None:
+            return 0
         return int(self._server.sockets[0].getsockname()[1])
 
     @property
