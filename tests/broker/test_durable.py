@@ -211,6 +211,47 @@ def test_max_durable_subscriptions() -> None:
         BrokerConfig(max_durable_subscriptions=0)
 
 
+def test_max_durable_subscriptions_per_user() -> None:
+    broker = Broker(BrokerConfig(max_durable_subscriptions_per_user=2))
+    alice = client(broker, user="alice")
+    alice.subscribe("/topic/t", "a", **RABBIT)
+    alice.subscribe("/topic/t", "b", **RABBIT)
+    with pytest.raises(BrokerError, match="per_user limit of 2 exceeded") as info:
+        alice.subscribe("/topic/t", "c", **RABBIT)
+    assert "user 'alice' already own 2" in info.value.detail
+    bob = client(broker, user="bob")  # another user's are still to be had
+    bob.subscribe("/topic/t", "a", **RABBIT)
+    again = client(broker, user="alice")  # alice's own, from another connection, count too
+    with pytest.raises(BrokerError, match="per_user limit of 2 exceeded"):
+        again.subscribe("/topic/t", "d", **RABBIT)
+    unsubscribe(alice, "a")  # away, not removed
+    again.subscribe("/topic/t", "a", **RABBIT)  # coming back to one she owns makes none
+    unsubscribe(alice, "b", ("durable", "true"))
+    again.subscribe("/topic/t", "c", **RABBIT)  # one removed: room for one
+    anonymous = client(broker)
+    anonymous.subscribe("/topic/t", "x", **RABBIT)
+    anonymous.subscribe("/topic/t", "y", **RABBIT)
+    with pytest.raises(BrokerError) as info:
+        client(broker).subscribe("/topic/t", "z", **RABBIT)
+    assert "anonymous clients already own 2" in info.value.detail
+    with pytest.raises(ValueError, match="max_durable_subscriptions_per_user"):
+        BrokerConfig(max_durable_subscriptions_per_user=0)
+
+
+def test_a_restart_restores_what_a_lowered_per_user_limit_would_refuse(tmp_path: Path) -> None:
+    store = str(tmp_path / "store.db")
+    broker = Broker(BrokerConfig(store=store))
+    alice = client(broker, user="alice")
+    for name in "abc":
+        alice.subscribe("/topic/t", name, **RABBIT)
+    broker.close()
+    broker = Broker(BrokerConfig(store=store, max_durable_subscriptions_per_user=1))
+    assert len(broker.durable.bindings) == 3
+    with pytest.raises(BrokerError, match="per_user limit of 1 exceeded"):
+        client(broker, user="alice").subscribe("/topic/t", "d", **RABBIT)
+    broker.close()
+
+
 def test_a_new_topic_makes_it_anew() -> None:
     broker = Broker()
     producer, sub = Client(broker), client(broker)

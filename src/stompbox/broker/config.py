@@ -76,6 +76,9 @@ class BrokerConfig:
     max_durable_subscriptions: int = 1_000
     """Durable topic subscriptions in the whole broker (each is a queue of its own, kept
     while its subscriber is away); a SUBSCRIBE that would make one more gets ERROR."""
+    max_durable_subscriptions_per_user: int = 100
+    """Durable topic subscriptions one user may own (anonymous clients count as one
+    user), so that no one user takes the whole broker's ``max_durable_subscriptions``."""
     max_transactions: int = 16
     """Open transactions per connection; 0 refuses every BEGIN."""
     max_transaction_frames: int = 10_000
@@ -126,6 +129,7 @@ class BrokerConfig:
             ("max_subscriptions", 1),
             ("max_temp_queues_per_session", 1),
             ("max_durable_subscriptions", 1),
+            ("max_durable_subscriptions_per_user", 1),
             ("max_transactions", 0),
             ("max_transaction_frames", 1),
             ("max_transaction_bytes", 1),
