@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import uuid
 
 import pytest
@@ -12,6 +13,7 @@ from stompbox.app import StompApp, TestClient, send_to
 from stompbox.relay import RelaySettings
 
 from ..support import run
+from .brokers import restart_of
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -134,21 +136,28 @@ def test_two_serve_processes_relaying_to_rabbitmq(rabbitmq: str) -> None:
             assert process.wait(10) == 0
 
 
-def test_private_user_queues_go_with_their_session_on_rabbitmq(rabbitmq: str) -> None:
-    """A session's /user/queue/... is a queue on RabbitMQ: deleted with the session, not
-    left durable for ever."""
-    import subprocess
+def private_queues(key: str) -> dict[str, int]:
+    """RabbitMQ's queues of sessions' ``/user/queue/inbox-<key>``: name -> messages held."""
+    out = subprocess.run(
+        ["rabbitmqctl", "list_queues", "name", "messages", "-q"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = (line.split() for line in out.splitlines())
+    return {
+        row[0]: int(row[1])
+        for row in rows
+        if len(row) == 2 and row[0].startswith("stompbox.u.") and row[0].endswith(f".inbox-{key}")
+    }
 
-    def private_queues() -> list[str]:
-        out = subprocess.run(
-            ["rabbitmqctl", "list_queues", "name", "-q"], capture_output=True, text=True
-        ).stdout
-        return [
-            q for q in out.split() if q.startswith("stompbox.u.") and q.endswith(f".inbox-{key}")
-        ]
 
+def test_private_user_queues_go_after_their_session_on_rabbitmq(rabbitmq: str) -> None:
+    """A session's /user/queue/... is a queue on RabbitMQ, deleted once unused for
+    private_queue_expires (its x-expires), not left for ever."""
     key = uuid.uuid4().hex[:8]
-    app = StompApp(relay=rabbitmq, trust_login=True)
+    settings = RelaySettings.from_url(rabbitmq, private_queue_expires=1.0)
+    app = StompApp(relay=settings, trust_login=True)
 
     async def main() -> None:
         async with (
@@ -159,12 +168,58 @@ def test_private_user_queues_go_with_their_session_on_rabbitmq(rabbitmq: str) ->
             message = await inbox.get(5)
             assert message.text == "hello"
             assert message.headers["destination"] == f"/user/queue/inbox-{key}"
-            assert "auto-delete" not in message.headers  # how it was declared is not shown
-            assert len(private_queues()) == 1
-        await asyncio.sleep(0.5)
+            for shown in ("auto-delete", "durable", "x-expires"):  # how it was declared
+                assert shown not in message.headers
+            assert len(private_queues(key)) == 1
+        for _ in range(100):  # RabbitMQ checks expiry on a timer of its own
+            if not private_queues(key):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"still there 10 s after its session ended: {private_queues(key)}")
 
     run(main())
-    assert private_queues() == []
+
+
+def test_a_private_queue_keeps_its_messages_while_the_broker_connection_is_away(
+    rabbitmq: str,
+) -> None:
+    """The session's broker connection drops (RabbitMQ's STOMP plugin stops) with one
+    message delivered and unacknowledged and two waiting: after the relay reconnects, all
+    three arrive. (An auto-deleted queue went with its connection, and the three with it.)"""
+    key = uuid.uuid4().hex[:8]
+    settings = RelaySettings.from_url(rabbitmq, reconnect_interval=0.5)
+    app = StompApp(relay=settings, trust_login=True)
+
+    async def main() -> None:
+        async with (
+            app.running(),
+            TestClient(app, login="ann") as ann,
+            ann.subscribe(
+                f"/user/queue/inbox-{key}",
+                ack="client-individual",
+                headers={"prefetch-count": "1"},
+            ) as inbox,
+        ):
+            assert app.relay is not None and await app.relay.system.wait_available(10)
+            for body in ("m1", "m2", "m3"):
+                await app.send_to_user("ann", f"/queue/inbox-{key}", body)
+            assert (await inbox.get(5)).text == "m1"  # not acked: m2 and m3 wait for it
+            for _ in range(50):
+                if list(private_queues(key).values()) == [3]:
+                    break
+                await asyncio.sleep(0.1)
+            assert list(private_queues(key).values()) == [3]
+            stop, start, _ = restart_of(rabbitmq)
+            await asyncio.to_thread(stop)  # every STOMP connection closes; the node stays
+            await asyncio.to_thread(start)
+            got: list[str] = []
+            while set(got) != {"m1", "m2", "m3"}:
+                message = await inbox.get(20)
+                got.append(message.text)
+                await message.ack()
+            assert got[0] == "m1"  # delivered again first: it was never acknowledged
+
+    run(main(), timeout=60)
 
 
 def test_a_burst_right_after_connect_waits_for_the_relay_instead_of_failing(

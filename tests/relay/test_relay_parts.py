@@ -51,6 +51,7 @@ def test_settings_from_toml_table() -> None:
         ({"brokers": "stomp://x", "heartbeat": [1]}, "heartbeat = (1,)"),
         ({"brokers": "stomp://x", "reconnect_interval": 0}, "reconnect_interval = 0"),
         ({"brokers": "stomp://x", "outage_buffer": -1}, "outage_buffer = -1"),
+        ({"brokers": "stomp://x", "private_queue_expires": 0}, "private_queue_expires = 0"),
         ({"brokers": "stomp://x", "reconnect_jitter": 1.5}, "reconnect_jitter = 1.5"),
         ({"brokers": "stomp://x", "failover": "random"}, "choose one of order, round-robin"),
         ({"brokers": "stomp://x", "outage": "drop"}, "choose one of hold, error"),

@@ -10,7 +10,7 @@ from typing import Any
 from stompbox.broker import Broker, BrokerError
 from stompbox.broker.message import BROKER_HEADERS, vouched_headers
 from stompbox.protocol import Frame
-from stompbox.relay.frames import PRIVATE_QUEUE, from_broker
+from stompbox.relay.frames import PRIVATE_QUEUE_HEADERS, from_broker, private_queue_headers
 from stompbox.relay.names import private_name
 from stompbox.relay.session import NOTICE_PREFIX
 from stompbox.relay.users import LocalUsers
@@ -30,7 +30,6 @@ USER_HEADER = "stompbox-user"
 TARGET_HEADER = "stompbox-user-destination"
 """Headers of a user message broadcast to the other instances: whose, and where."""
 _notices = itertools.count(1)
-_PRIVATE_QUEUE_NAMES = frozenset(name for name, _ in PRIVATE_QUEUE)
 
 
 def strip_prefix(destination: str, prefixes: tuple[str, ...]) -> str | None:
@@ -141,16 +140,17 @@ class UserDestinations:
             frame = from_broker(frame)
             target = self._listening.get(session, {}).get(frame.get("subscription") or "")
             if target is not None:
-                shown = [(n, v) for n, v in frame.headers if n not in _PRIVATE_QUEUE_NAMES]
+                shown = [(n, v) for n, v in frame.headers if n not in PRIVATE_QUEUE_HEADERS]
                 shown.insert(0, ("destination", self.prefix + target))
                 return Frame("MESSAGE", tuple(shown), frame.body)
         return frame
 
     def private_headers(self, resolved: str) -> tuple[tuple[str, str], ...]:
         """What a SUBSCRIBE or SEND to a private broker queue carries through a relay."""
-        if self.template.relay is None or not resolved.startswith("/queue/"):
+        relay = self.template.relay
+        if relay is None or not resolved.startswith("/queue/"):
             return ()
-        return PRIVATE_QUEUE
+        return private_queue_headers(relay.settings.private_queue_expires)
 
     def _publish_private(
         self, resolved: str, payload: Any, headers: Mapping[str, str] | None

@@ -10,15 +10,35 @@ from __future__ import annotations
 
 from stompbox.protocol import Frame
 
-__all__ = ["PRIVATE_QUEUE", "RELAYED_USER", "from_broker", "to_broker"]
+__all__ = [
+    "PRIVATE_QUEUE_HEADERS",
+    "RELAYED_USER",
+    "from_broker",
+    "private_queue_headers",
+    "to_broker",
+]
 
 RELAYED_USER = "stompbox-user-id"
 
-PRIVATE_QUEUE = (("durable", "false"), ("auto-delete", "true"), ("exclusive", "false"))
-"""Headers of every SUBSCRIBE and SEND to a session's private queue on the broker: on
-RabbitMQ the queue is then deleted with its last consumer (the session), rather than left
-durable for ever; other brokers ignore them. The same on both, or RabbitMQ refuses the
-second declaration."""
+PRIVATE_QUEUE_HEADERS = frozenset(("durable", "auto-delete", "exclusive", "x-expires"))
+"""The names :func:`private_queue_headers` sets, which a receiving client is not shown."""
+
+
+def private_queue_headers(expires: float) -> tuple[tuple[str, str], ...]:
+    """Headers of every SUBSCRIBE and SEND to a session's private queue on the broker.
+
+    On RabbitMQ the queue is durable and not auto-deleted, so that what it holds waits
+    while the session's broker connection is away (an auto-deleted queue goes with its
+    last consumer, and a transient one with a broker restart); ``x-expires`` (``expires``
+    seconds, in ms) deletes it once nothing has used it for that long, so that one whose
+    session ended does not stay for ever. Other brokers ignore these headers. Every
+    declaration must carry the same ones, or RabbitMQ refuses it."""
+    return (
+        ("durable", "true"),
+        ("auto-delete", "false"),
+        ("exclusive", "false"),
+        ("x-expires", str(max(1, round(expires * 1000)))),
+    )
 
 
 def to_broker(frame: Frame) -> Frame:

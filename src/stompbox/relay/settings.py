@@ -66,6 +66,12 @@ class RelaySettings:
     registry_interval: float = 10.0
     """Seconds between an instance's registry publications (also sent on each change);
     an instance not heard from for three of them is forgotten."""
+    private_queue_expires: float = 60.0
+    """Seconds RabbitMQ keeps a session's private queue (``/user/queue/...``) once nothing
+    uses it (its ``x-expires``): what it holds waits that long for the session's broker
+    connection to come back, and the queue of a session that ended goes after that long.
+    Every instance must use the same value: RabbitMQ refuses a queue declared again with
+    other arguments."""
 
     @classmethod
     def from_url(cls, text: str, **options: Any) -> RelaySettings:
@@ -121,7 +127,12 @@ class RelaySettings:
                     f"{source}: {key} = {value!r}: give two non-negative milliseconds, "
                     "as [10000, 10000] (0 turns a direction off)"
                 )
-        for key in ("reconnect_interval", "registry_interval", "outage_buffer"):
+        for key in (
+            "reconnect_interval",
+            "registry_interval",
+            "outage_buffer",
+            "private_queue_expires",
+        ):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise RelaySettingsError(f"{source}: {key} = {value!r}: must be above 0")
