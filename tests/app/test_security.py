@@ -31,9 +31,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
 from starlette.routing import WebSocketRoute
-from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 import stompbox
@@ -46,6 +44,7 @@ from stompbox.app import (
     send_to,
     send_to_user,
 )
+from stompbox.client.transport import WebSocketStream
 from stompbox.net import SUBPROTOCOLS
 from stompbox.protocol import Frame
 from stompbox.security import Principal, allow
@@ -345,37 +344,15 @@ class CookieBackend(AuthenticationBackend):
         return AuthCredentials(["authenticated"]), SimpleUser(name)
 
 
-class HandshakeStream:
-    """A STOMP client stream over a WebSocket whose handshake carries a browser's headers
-    (the stompbox client sends none of its own)."""
-
-    def __init__(self, websocket: ClientConnection) -> None:
-        self.websocket = websocket
-
-    async def read(self) -> bytes:
-        try:
-            message = await self.websocket.recv()
-        except ConnectionClosed:
-            return b""
-        return message.encode() if isinstance(message, str) else bytes(message)
-
-    async def write(self, data: bytes) -> None:
-        await self.websocket.send(data.decode())
-
-    async def writelines(self, chunks: list[bytes]) -> None:
-        await self.write(b"".join(chunks))
-
-    async def close(self) -> None:
-        await self.websocket.close()
-
-
 def browser(url: str, cookie: str | None = None, **options: Any) -> stompbox.Client:
-    async def open_stream() -> HandshakeStream:
+    async def open_stream() -> WebSocketStream:
+        """A WebSocket whose handshake carries a browser's cookie (the stompbox client
+        sends no headers of its own)."""
         headers = {"Cookie": f"session={cookie}"} if cookie else {}
         websocket = await ws_connect(
             url, subprotocols=[Subprotocol(p) for p in SUBPROTOCOLS], additional_headers=headers
         )
-        return HandshakeStream(websocket)
+        return WebSocketStream(websocket)
 
     return stompbox.Client(url, stream_factory=open_stream, heartbeat=(0, 0), **options)
 

@@ -33,6 +33,7 @@ from stompbox.server.tls import reload, server_context
 from ..support import free_port, run, wait_for_port
 from ..support import stompbox as stompbox_command
 from .helpers import Listener, ServerThread
+from .serve_process import ServeProcess
 
 CONNECT = b"CONNECT\naccept-version:1.2\nhost:127.0.0.1\n\n\0"
 
@@ -365,34 +366,13 @@ def test_sighup_reloads_a_running_server(pki: Pki, tmp_path: Path) -> None:
 
 
 def test_serve_no_tcp_leaves_only_tls(pki: Pki, tmp_path: Path) -> None:
-    port, tls_port = free_port(), free_port()
-    process = subprocess.Popen(
-        stompbox_command(
-            "serve",
-            "--tls-cert",
-            str(pki.cert),
-            "--tls-key",
-            str(pki.key),
-            "--no-tcp",
-            "--port",
-            str(port),
-            "--tls-port",
-            str(tls_port),
-            "--ws-port",
-            "0",
-            "--http-port",
-            "0",
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        started = read_until(process, "authentication: ")
-        assert "plain STOMP over TCP is off" in started
-        assert f"listening on 127.0.0.1:{tls_port} (STOMP over TLS)" in started
+    tls_port = free_port()
+    tls = ("--tls-cert", str(pki.cert), "--tls-key", str(pki.key), "--tls-port", str(tls_port))
+    with ServeProcess(tmp_path, *tls, "--no-tcp", "--http-port", "0") as serve:
+        assert "plain STOMP over TCP is off" in serve.log()
+        assert f"listening on 127.0.0.1:{tls_port} (STOMP over TLS)" in serve.log()
         with pytest.raises(ConnectionRefusedError):
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            socket.create_connection(("127.0.0.1", serve.port), timeout=2).close()
         conn = stomppy_tls(tls_port, pki)
         listener = Listener()
         conn.set_listener("", listener)
@@ -401,14 +381,6 @@ def test_serve_no_tcp_leaves_only_tls(pki: Pki, tmp_path: Path) -> None:
         conn.send("/queue/tls-only", "only through TLS")
         assert listener.get().body == "only through TLS"
         conn.disconnect()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(5)
-        assert process.stdout is not None
-        process.stdout.close()
 
 
 def test_no_tcp_in_process(pki: Pki) -> None:
