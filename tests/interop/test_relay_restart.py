@@ -216,13 +216,48 @@ def test_activemq_temporary_queues_pass_through(activemq: str) -> None:
             responder.subscribe(service) as requests,
             requester.subscribe("/temp-queue/replies") as replies,
         ):
-            await requester.send(
-                service, "ping", headers={"reply-to": "/temp-queue/replies"}, receipt=True
-            )
-            request = await requests.get(5)
-            reply_to = request.headers["reply-to"]
-            assert reply_to.startswith("/remote-temp-queue/")  # ActiveMQ's, passed through
-            await responder.send(reply_to, "pong", receipt=True)
-            assert (await replies.get(5)).text == "pong"
+            for n in range(4):  # each reply reaches the client's own subscription
+                await requester.send(
+                    service, f"ping {n}", headers={"reply-to": "/temp-queue/replies"}
+                )
+                request = await requests.get(5)
+                reply_to = request.headers["reply-to"]
+                assert reply_to.startswith("/remote-temp-queue/")  # ActiveMQ's, passed through
+                await responder.send(reply_to, f"pong {n}", receipt=True)
+                assert (await replies.get(5)).text == f"pong {n}"
+
+    run(main())
+
+
+def test_client_request_through_the_relay(relayed: str) -> None:
+    """``client.request`` names ``reply-to:/temp-queue/...`` and subscribes to nothing:
+    RabbitMQ subscribes its connection by itself; for ActiveMQ, which does not, the relay
+    does it."""
+
+    async def main() -> None:
+        app = StompApp(relay=relayed)
+        service = f"/queue/service-{uuid.uuid4().hex[:8]}"
+        async with (
+            TestClient(app) as requester,
+            TestClient(app) as responder,
+            responder.subscribe(service) as requests,
+        ):
+
+            async def answer() -> None:
+                while True:
+                    message = await requests.get(10)
+                    await responder.send(
+                        message.headers["reply-to"],
+                        message.text.upper(),
+                        headers={"correlation-id": message.headers["correlation-id"]},
+                    )
+
+            answering = asyncio.create_task(answer())
+            try:
+                for word in ("ping", "pong", "again"):
+                    reply = await requester.request(service, word, timeout=10)
+                    assert reply.text == word.upper()
+            finally:
+                answering.cancel()
 
     run(main())

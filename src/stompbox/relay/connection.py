@@ -89,6 +89,14 @@ class RelayConnection:
         return self.url is not None and not self._closed
 
     @property
+    def subscribes_to_temp_queues(self) -> bool:
+        """Whether a ``/temp-queue/`` reaches this connection only once it subscribes to
+        it (ActiveMQ), rather than through the SEND whose ``reply-to`` names it (RabbitMQ,
+        stompbox)."""
+        server = self.conn.server if self.conn is not None else None
+        return server is not None and server.startswith("ActiveMQ")
+
+    @property
     def buffered(self) -> int:
         """Bytes queued for the broker and not written yet."""
         return self.conn.buffered if self.conn is not None else 0

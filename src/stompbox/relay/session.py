@@ -36,12 +36,13 @@ acknowledged here, since the broker never sent them."""
 STALE_LIMIT = 10_000
 """Acknowledgement ids and transactions of lost connections remembered per client."""
 DISCONNECT_TIMEOUT = 5.0
+"""Seconds to wait for the broker's receipt of a client's DISCONNECT."""
 CLOSE_WAIT = 10.0
 """How long a departed client's frames wait for its broker connection to come up."""
-"""Seconds to wait for the broker's receipt of a client's DISCONNECT."""
 SPREAD = 1.0
 """Clients reconnect at random within this many seconds of the broker coming back."""
 _HOLDS_IN_ERROR_MODE = frozenset({"SUBSCRIBE", "UNSUBSCRIBE"})
+TEMP_QUEUE = "/temp-queue/"
 
 
 @dataclass(slots=True)
@@ -283,6 +284,10 @@ class ClientRelay:
 
     def _relay(self, conn: RelayConnection, frame: Frame) -> None:
         command = frame.command
+        if command == "SEND" and conn.subscribes_to_temp_queues:
+            reply_to = frame.get("reply-to")
+            if reply_to is not None and reply_to.startswith(TEMP_QUEUE):
+                self._subscribe_to_reply_queue(conn, reply_to)
         if command == "SUBSCRIBE":
             sub_id = frame.get("id") or frame.get("destination") or ""
             self._active[sub_id] = Frame(
@@ -309,6 +314,17 @@ class ClientRelay:
         if not self._paused and conn.buffered > self.settings.outage_buffer:
             self._paused = True
             self.peer.pause()
+
+    def _subscribe_to_reply_queue(self, conn: RelayConnection, reply_to: str) -> None:
+        """Subscribe to ``reply_to`` with the id ``reply_to``, as RabbitMQ and stompbox do
+        for a SEND that names a ``/temp-queue/`` in ``reply-to``, unless the client
+        subscribed to it itself: so that ``client.request`` (and any client written for
+        either) gets its replies through a relay to ActiveMQ too. Made again with the
+        client's own subscriptions after a reconnection."""
+        if any(active.get("destination") == reply_to for active in self._active.values()):
+            return
+        headers = (("destination", reply_to), ("id", reply_to), ("ack", "auto"))
+        self._relay(conn, Frame("SUBSCRIBE", headers))
 
     def _hold(self, frame: Frame) -> None:
         settings = self.settings
