@@ -261,3 +261,23 @@ def test_client_request_through_the_relay(relayed: str) -> None:
                 answering.cancel()
 
     run(main())
+
+
+def test_an_app_handler_answers_client_request_through_the_relay(relayed: str) -> None:
+    """A request to an ``/app`` handler never reaches the relayed broker, so neither does
+    its ``reply-to:/temp-queue/...``: the handler's answer goes straight to the sender."""
+
+    async def main() -> None:
+        app = StompApp(relay=relayed)
+
+        @app.message("/upper")
+        def upper(payload: str) -> str:
+            return payload.upper()
+
+        async with TestClient(app) as requester:
+            for word in ("ping", "pong"):
+                reply = await requester.request("/app/upper", word, timeout=10)
+                assert reply.text == word.upper()
+                assert reply.headers["destination"] == "/temp-queue/client-replies"
+
+    run(main())

@@ -96,7 +96,17 @@ class ReplyRouter:
         """Send ``result`` to the request's ``reply-to`` with its ``correlation-id``. A
         destination of the sender's own (its temporary queue) always takes it; another
         takes it only if the sender could have sent there itself (not another
-        connection's private destination, and the access rules allow it)."""
+        connection's private destination, and the access rules allow it).
+
+        Through a relay, a ``/temp-queue/`` reply-to is answered straight to the sender,
+        on the subscription RabbitMQ and stompbox would have made for it: the request came
+        to this handler, so the relayed broker never saw that reply-to and has no such
+        queue."""
+        correlation = frame.get("correlation-id")
+        if self.template.relay is not None and reply_to.startswith(TEMP_PREFIX):
+            extra = (("correlation-id", correlation),) if correlation is not None else ()
+            self.answer_subscriber(session, reply_to, reply_to, result, extra)
+            return
         broker = self.template.broker
         owner = broker.owner(reply_to)
         if owner is None or owner is not session.session:  # not its own temporary queue
@@ -109,12 +119,16 @@ class ReplyRouter:
                 raise BrokerError(
                     "access denied", f"reply-to {reply_to}: this connection may not send there"
                 )
-        correlation = frame.get("correlation-id")
         headers = {"correlation-id": correlation} if correlation is not None else None
         self.template.publish(reply_to, result, headers)
 
     def answer_subscriber(
-        self, session: ServerSession, destination: str, sub_id: str, result: Any
+        self,
+        session: ServerSession,
+        destination: str,
+        sub_id: str,
+        result: Any,
+        extra: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """Spring's ``@SubscribeMapping``: once, to that subscription only."""
         body, content_type = encode_payload(result)
@@ -122,6 +136,7 @@ class ReplyRouter:
             ("destination", destination),
             ("subscription", sub_id),
             ("message-id", f"app-{next(self._ids)}"),
+            *extra,
         ]
         if content_type:
             headers.append(("content-type", content_type))
