@@ -20,7 +20,8 @@ import pytest
 
 import stompbox
 
-from ..server.helpers import stomp_client
+from ..server.helpers import RawClient, stomp_client
+from ..server.serve_process import ServeProcess
 from ..support import free_port, run, wait_for_port
 from ..support import stompbox as stompbox_command
 
@@ -171,3 +172,17 @@ def test_unresolved_user_messages_are_broadcast(relayed: str, tmp_path: Path) ->
         configs.append(config)
     with instances(2, relayed, "--app", APP, "--trust-login", configs=configs) as ports:
         run(main(ports))
+
+
+def test_serve_app_takes_its_relay_from_the_config_file(relayed: str, tmp_path: Path) -> None:
+    """``serve --app X --config FILE``, the relay named by the file's ``[relay]`` alone."""
+    topic = f"/topic/from-file-{uuid.uuid4().hex[:8]}"
+    config = f'[relay]\nbrokers = "{relayed}"\n'
+    with ServeProcess(tmp_path, "--app", APP, config=config) as serve:
+        client = RawClient(serve.port)
+        assert (client.connect().get("server") or "").endswith("(relay)")
+        client.send(f"SUBSCRIBE\nid:1\ndestination:{topic}\nreceipt:s\n\n\0".encode())
+        assert client.next_frame(10).command == "RECEIPT"
+        client.send(f"SEND\ndestination:{topic}\n\nthrough the broker\0".encode())
+        message = client.next_frame(10)
+        assert (message.command, message.body) == ("MESSAGE", b"through the broker")
