@@ -330,3 +330,34 @@ def test_what_a_client_sends_and_leaves_at_once_reaches_the_broker(relayed: str)
             return bodies
 
     assert run(rest()) == ["m2", "m3"]
+
+
+def test_an_operators_forced_close_is_an_outage_not_the_clients_fault(rabbitmq: str) -> None:
+    """``rabbitmqctl close_all_connections`` sends each connection an ERROR (AMQP's 320
+    CONNECTION_FORCED) before closing it: the relay takes it as an outage and reconnects,
+    and the client stays connected to stompbox, subscribed, told it went and came back."""
+    topic = f"/topic/forced-{uuid.uuid4().hex[:8]}"
+    app = StompApp(relay=RelaySettings.from_url(rabbitmq, reconnect_interval=0.5))
+
+    async def main() -> None:
+        async with (
+            app.running(),
+            TestClient(app) as client,
+            client.subscribe(topic) as messages,
+            client.subscribe("/user/queue/errors") as notices,
+        ):
+            assert app.relay is not None and await app.relay.system.wait_available(10)
+            await client.send(topic, "before", receipt=True)
+            assert (await messages.get(5)).text == "before"
+            await asyncio.to_thread(
+                subprocess.run,
+                ["rabbitmqctl", "close_all_connections", "--vhost", "/", "maintenance"],
+                capture_output=True,
+                check=True,
+            )
+            assert (await notices.get(10)).headers["message"] == "broker unavailable"
+            assert (await notices.get(20)).headers["message"] == "broker available"
+            await client.send(topic, "after", receipt=True)
+            assert (await messages.get(10)).text == "after"
+
+    run(main(), timeout=60)

@@ -23,7 +23,7 @@ from stompbox.protocol import ClientConnection, ConnectionClosed, Frame, Protoco
 
 from .settings import Addresses, RelaySettings
 
-__all__ = ["RelayConnection"]
+__all__ = ["RelayConnection", "closed_by_operator"]
 
 log = logging.getLogger("stompbox.relay")
 
@@ -36,6 +36,14 @@ BACKLOG_POLL = 0.005
 """Seconds between looks at a backlogged client's output."""
 CLOSE_TIMEOUT = 5.0
 """How long :meth:`RelayConnection.close` waits for the DISCONNECT to be written."""
+
+
+def closed_by_operator(frame: Frame) -> bool:
+    """Whether a broker's ERROR says that its operator closed the connection (RabbitMQ's
+    ``rabbitmqctl close_connection``, the management UI, a node put in maintenance: AMQP's
+    320 CONNECTION_FORCED in the body) rather than that it refuses a frame: an outage of
+    that connection, to reconnect after, not the client's fault."""
+    return b"server_initiated_close,320" in frame.body and frame.get("receipt-id") is None
 
 
 class Refused(Exception):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from stompbox.net import BrokerURL
 from stompbox.protocol import Frame
 
-from .connection import RelayConnection
+from .connection import RelayConnection, closed_by_operator
 from .held import Held
 from .settings import Addresses
 from .system import RelayUnavailable, SystemSession
@@ -367,6 +367,9 @@ class ClientRelay:
                 self.peer.deliver(frame)
         elif command == "ERROR":
             detail = frame.body.decode("utf-8", "replace")
+            if closed_by_operator(frame):  # the socket closes next: reconnect then
+                log.warning("relay: the broker's operator closed a client connection: %s", detail)
+                return
             self._closed = True  # the broker ends the connection after an ERROR
             self.peer.fail(frame.get("message") or "broker error", detail)
 

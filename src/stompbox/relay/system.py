@@ -14,7 +14,7 @@ from collections.abc import Callable
 from stompbox.net import BrokerURL
 from stompbox.protocol import Frame
 
-from .connection import RelayConnection
+from .connection import RelayConnection, closed_by_operator
 from .held import Held
 from .settings import Addresses, RelaySettings
 
@@ -216,6 +216,9 @@ class SystemSession:
             self._unconfirmed.pop(frame.get("receipt-id") or "", None)
         elif frame.command == "ERROR":
             detail = frame.body.decode("utf-8", "replace").strip()
+            if closed_by_operator(frame):  # the socket closes next: reconnect then
+                log.warning("relay: the broker's operator closed the system session: %s", detail)
+                return
             refused = self._unconfirmed.pop(frame.get("receipt-id") or "", None)
             where = f" to {refused.get('destination')}" if refused is not None else ""
             log.error(
