@@ -142,7 +142,7 @@ class ServerMetrics:
         yield received
         bytes_in = traffic.closed_bytes_in
         bytes_out = traffic.closed_bytes_out
-        receipts = traffic.closed_receipts
+        receipts = traffic.closed_receipts + traffic.app_receipts
         for session in registry.sessions:
             bytes_in += session.bytes_in
             bytes_out += session.bytes_out

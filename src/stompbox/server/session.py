@@ -401,8 +401,11 @@ class ServerSession:
         """Send one frame to this client, in order with its deliveries."""
         if not self.conn.closed and self.session is not None and not self.session.closed:
             self.conn.send(frame)
-            if frame.command == "MESSAGE":
+            command = frame.command
+            if command == "MESSAGE":
                 self.traffic.app_messages += 1
+            elif command == "RECEIPT":  # a relayed broker's
+                self.traffic.app_receipts += 1
 
     def end(self, frame: Frame) -> None:
         """Answer a DISCONNECT the application finished (a relayed broker's receipt came

@@ -141,6 +141,7 @@ class Traffic:
         "_handlers",
         "_timed_handlers",
         "app_messages",
+        "app_receipts",
         "closed_bytes_in",
         "closed_bytes_out",
         "closed_receipts",
@@ -160,6 +161,8 @@ class Traffic:
         self.app_messages = 0
         """MESSAGE frames an application wrote itself (a relayed broker's, a reply); the
         broker's own are its ``delivered`` count."""
+        self.app_receipts = 0
+        """RECEIPT frames an application wrote itself (a relayed broker's)."""
         self.errors: dict[str, int] = dict.fromkeys(ERROR_KINDS, 0)
         """ERROR frames sent, by :func:`error_kind`."""
         self.closed_bytes_in = 0
