@@ -10,10 +10,13 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
+
 import stompbox
 from stompbox.app import StompApp, TestClient
 from stompbox.net import parse_url
 from stompbox.relay import RelaySettings
+from stompbox.relay.session import MAX_REPLY_QUEUES
 
 from ..server.helpers import stomp_client
 from ..support import free_port, run, wait_for_port
@@ -279,5 +282,24 @@ def test_an_app_handler_answers_client_request_through_the_relay(relayed: str) -
                 reply = await requester.request("/app/upper", word, timeout=10)
                 assert reply.text == word.upper()
                 assert reply.headers["destination"] == "/temp-queue/client-replies"
+
+    run(main())
+
+
+def test_the_temporary_queues_a_client_names_are_bounded(relayed: str) -> None:
+    """Each /temp-queue/ a client names in reply-to is a queue on the broker: one more
+    than MAX_REPLY_QUEUES is refused, as the embedded broker refuses it."""
+
+    async def main() -> None:
+        app = StompApp(relay=relayed)
+        service = f"/queue/service-{uuid.uuid4().hex[:8]}"
+        async with TestClient(app) as client:
+            for n in range(MAX_REPLY_QUEUES):
+                await client.send(service, "x", headers={"reply-to": f"/temp-queue/r{n}"})
+            await client.send(service, "x", headers={"reply-to": "/temp-queue/r0"}, receipt=True)
+            with pytest.raises(stompbox.BrokerErrorFrame, match="limit of 100 exceeded"):
+                await client.send(
+                    service, "x", headers={"reply-to": "/temp-queue/one-more"}, receipt=True
+                )
 
     run(main())

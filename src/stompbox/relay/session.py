@@ -43,6 +43,9 @@ SPREAD = 1.0
 """Clients reconnect at random within this many seconds of the broker coming back."""
 _HOLDS_IN_ERROR_MODE = frozenset({"SUBSCRIBE", "UNSUBSCRIBE"})
 TEMP_QUEUE = "/temp-queue/"
+MAX_REPLY_QUEUES = 100
+"""Distinct ``/temp-queue/`` names one client may give as ``reply-to`` (each is a queue on
+the broker): the embedded broker's ``max_temp_queues_per_session`` default."""
 
 
 @dataclass(slots=True)
@@ -92,6 +95,8 @@ class ClientRelay:
         self._stale_acks: dict[str, None] = {}
         self._stale_transactions: dict[str, None] = {}
         self._held = Held()
+        self._reply_queues: set[str] = set()
+        """The ``/temp-queue/`` names this client gave as ``reply-to``."""
         self._awaiting: dict[str, Frame] = {}
         """Relayed frames whose receipt the broker has not sent yet, by receipt id."""
         self._paused = False
@@ -253,6 +258,8 @@ class ClientRelay:
                 self._stale_acks.pop(token, None)
                 self.peer.receipt(frame)
                 return True
+        elif command == "SEND":
+            self._count_reply_queue(frame.get("reply-to"))
         transaction = frame.get("transaction")
         if transaction is not None and transaction in self._stale_transactions:
             raise RelayUnavailable(
@@ -281,6 +288,21 @@ class ClientRelay:
             return True
         self._hold(frame)
         return True
+
+    def _count_reply_queue(self, reply_to: str | None) -> None:
+        """Refuse a ``reply-to`` that would make one temporary queue more than
+        :data:`MAX_REPLY_QUEUES` on the broker for this client."""
+        if reply_to is None or not reply_to.startswith(TEMP_QUEUE):
+            return
+        names = self._reply_queues
+        if reply_to not in names:
+            if len(names) >= MAX_REPLY_QUEUES:
+                raise RelayUnavailable(
+                    f"max_temp_queues_per_session limit of {MAX_REPLY_QUEUES} exceeded",
+                    f"this connection has named {len(names)} temporary queues in reply-to "
+                    "already; reuse one (replies are told apart by correlation-id)",
+                )
+            names.add(reply_to)
 
     def _relay(self, conn: RelayConnection, frame: Frame) -> None:
         command = frame.command
