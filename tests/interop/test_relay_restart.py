@@ -14,9 +14,11 @@ import pytest
 
 import stompbox
 from stompbox.app import StompApp, TestClient
+from stompbox.broker import BrokerConfig
 from stompbox.net import parse_url
 from stompbox.relay import RelaySettings
 from stompbox.relay.session import MAX_REPLY_QUEUES
+from stompbox.server import ServerConfig
 
 from ..server.helpers import stomp_client
 from ..support import free_port, run, wait_for_port
@@ -301,5 +303,28 @@ def test_the_temporary_queues_a_client_names_are_bounded(relayed: str) -> None:
                 await client.send(
                     service, "x", headers={"reply-to": "/temp-queue/one-more"}, receipt=True
                 )
+
+    run(main())
+
+
+def test_subscriptions_and_transactions_through_the_relay_are_bounded(relayed: str) -> None:
+    """Each is held by the broker for the client (a RabbitMQ topic subscription is a
+    queue): the embedded broker's max_subscriptions and max_transactions bound them."""
+    limits = BrokerConfig(max_subscriptions=3, max_transactions=1)
+
+    async def main() -> None:
+        app = StompApp(relay=relayed, config=ServerConfig(broker=limits))
+        topic = f"/topic/bounded-{uuid.uuid4().hex[:8]}"
+        async with TestClient(app) as client, contextlib.AsyncExitStack() as subscriptions:
+            for n in range(3):
+                await subscriptions.enter_async_context(client.subscribe(f"{topic}.{n}"))
+            with pytest.raises(stompbox.BrokerErrorFrame, match="max_subscriptions limit of 3"):
+                async with client.subscribe(f"{topic}.3"):
+                    await client.send(topic, "x", receipt=True)
+        with pytest.raises(stompbox.BrokerErrorFrame, match="max_transactions limit of 1"):
+            async with TestClient(app) as client, client.transaction() as first:
+                await first.send(topic, "in the first")
+                async with client.transaction():
+                    await client.send(topic, "x", receipt=True)
 
     run(main())

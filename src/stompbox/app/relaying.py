@@ -114,7 +114,15 @@ class Relaying:
         self, session: ServerSession, peer: RelayPeer, login: tuple[str | None, str | None] | None
     ) -> None:
         self._started()
-        self._clients[session] = ClientRelay(self.system, peer, session.conn.version, login)
+        config = session.broker.config
+        self._clients[session] = ClientRelay(
+            self.system,
+            peer,
+            session.conn.version,
+            login,
+            max_subscriptions=config.max_subscriptions,
+            max_transactions=config.max_transactions,
+        )
 
     def client(self, session: ServerSession) -> ClientRelay | None:
         return self._clients.get(session)

@@ -79,8 +79,16 @@ class ClientRelay:
         peer: RelayPeer,
         version: str | None,
         login: tuple[str | None, str | None] | None = None,
+        *,
+        max_subscriptions: int = 1_024,
+        max_transactions: int = 16,
     ) -> None:
         self.system = system
+        self.max_subscriptions = max_subscriptions
+        """Subscriptions this client may hold on the broker (the embedded broker's limit
+        of the same name: each may be a queue there)."""
+        self.max_transactions = max_transactions
+        """Transactions this client may hold open on the broker, which buffers them."""
         self.settings = system.settings
         self.peer = peer
         self.version = version
@@ -97,6 +105,11 @@ class ClientRelay:
         self._held = Held()
         self._reply_queues: set[str] = set()
         """The ``/temp-queue/`` names this client gave as ``reply-to``."""
+        self._subscribed: set[str] = set()
+        """The client's subscription ids, relayed or held."""
+        self._begun: set[str] = set()
+        """The client's open transactions, relayed or held; those a lost connection held
+        are gone with it."""
         self._awaiting: dict[str, Frame] = {}
         """Relayed frames whose receipt the broker has not sent yet, by receipt id."""
         self._paused = False
@@ -161,6 +174,7 @@ class ClientRelay:
             return
         _remember(self._stale_acks, self._unacked)
         _remember(self._stale_transactions, dict.fromkeys(self._transactions))
+        self._begun.difference_update(self._transactions)
         self._unacked.clear()
         self._transactions.clear()
         self._send_again()
@@ -260,6 +274,8 @@ class ClientRelay:
                 return True
         elif command == "SEND":
             self._count_reply_queue(frame.get("reply-to"))
+        else:
+            self._count(command, frame)
         transaction = frame.get("transaction")
         if transaction is not None and transaction in self._stale_transactions:
             raise RelayUnavailable(
@@ -288,6 +304,34 @@ class ClientRelay:
             return True
         self._hold(frame)
         return True
+
+    def _count(self, command: str, frame: Frame) -> None:
+        """Keep the client's subscriptions and open transactions (relayed or held) within
+        :attr:`max_subscriptions` and :attr:`max_transactions`."""
+        if command == "SUBSCRIBE" or command == "UNSUBSCRIBE":
+            sub_id = frame.get("id") or frame.get("destination") or ""
+            subscribed = self._subscribed
+            if command == "UNSUBSCRIBE":
+                subscribed.discard(sub_id)
+            elif sub_id not in subscribed:
+                if len(subscribed) >= self.max_subscriptions:
+                    raise RelayUnavailable(
+                        f"max_subscriptions limit of {self.max_subscriptions} exceeded",
+                        "unsubscribe before subscribing again",
+                    )
+                subscribed.add(sub_id)
+        elif command == "BEGIN" or command == "COMMIT" or command == "ABORT":
+            tx_id = frame.get("transaction") or ""
+            begun = self._begun
+            if command != "BEGIN":
+                begun.discard(tx_id)
+            elif tx_id not in begun:
+                if len(begun) >= self.max_transactions:
+                    raise RelayUnavailable(
+                        f"max_transactions limit of {self.max_transactions} exceeded",
+                        "commit or abort a transaction before beginning another",
+                    )
+                begun.add(tx_id)
 
     def _count_reply_queue(self, reply_to: str | None) -> None:
         """Refuse a ``reply-to`` that would make one temporary queue more than
