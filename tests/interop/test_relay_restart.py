@@ -309,8 +309,9 @@ def test_the_temporary_queues_a_client_names_are_bounded(relayed: str) -> None:
 
 def test_subscriptions_and_transactions_through_the_relay_are_bounded(relayed: str) -> None:
     """Each is held by the broker for the client (a RabbitMQ topic subscription is a
-    queue): the embedded broker's max_subscriptions and max_transactions bound them."""
-    limits = BrokerConfig(max_subscriptions=3, max_transactions=1)
+    queue): the embedded broker's max_subscriptions, max_transactions and
+    max_transaction_frames bound them."""
+    limits = BrokerConfig(max_subscriptions=3, max_transactions=1, max_transaction_frames=3)
 
     async def main() -> None:
         app = StompApp(relay=relayed, config=ServerConfig(broker=limits))
@@ -326,5 +327,10 @@ def test_subscriptions_and_transactions_through_the_relay_are_bounded(relayed: s
                 await first.send(topic, "in the first")
                 async with client.transaction():
                     await client.send(topic, "x", receipt=True)
+        with pytest.raises(stompbox.BrokerErrorFrame, match="max_transaction_frames limit of 3"):
+            async with TestClient(app) as client, client.transaction() as tx:
+                for n in range(4):
+                    await tx.send(topic, f"held {n}")
+                await client.send(topic, "x", receipt=True)
 
     run(main())

@@ -122,6 +122,7 @@ class Relaying:
             login,
             max_subscriptions=config.max_subscriptions,
             max_transactions=config.max_transactions,
+            max_transaction_frames=config.max_transaction_frames,
         )
 
     def client(self, session: ServerSession) -> ClientRelay | None:

@@ -43,6 +43,7 @@ SPREAD = 1.0
 """Clients reconnect at random within this many seconds of the broker coming back."""
 _HOLDS_IN_ERROR_MODE = frozenset({"SUBSCRIBE", "UNSUBSCRIBE"})
 TEMP_QUEUE = "/temp-queue/"
+_IN_TRANSACTION = frozenset({"SEND", "ACK", "NACK"})
 MAX_REPLY_QUEUES = 100
 """Distinct ``/temp-queue/`` names one client may give as ``reply-to`` (each is a queue on
 the broker): the embedded broker's ``max_temp_queues_per_session`` default."""
@@ -82,6 +83,7 @@ class ClientRelay:
         *,
         max_subscriptions: int = 1_024,
         max_transactions: int = 16,
+        max_transaction_frames: int = 10_000,
     ) -> None:
         self.system = system
         self.max_subscriptions = max_subscriptions
@@ -89,6 +91,8 @@ class ClientRelay:
         of the same name: each may be a queue there)."""
         self.max_transactions = max_transactions
         """Transactions this client may hold open on the broker, which buffers them."""
+        self.max_transaction_frames = max_transaction_frames
+        """Frames one of them may hold."""
         self.settings = system.settings
         self.peer = peer
         self.version = version
@@ -107,9 +111,9 @@ class ClientRelay:
         """The ``/temp-queue/`` names this client gave as ``reply-to``."""
         self._subscribed: set[str] = set()
         """The client's subscription ids, relayed or held."""
-        self._begun: set[str] = set()
-        """The client's open transactions, relayed or held; those a lost connection held
-        are gone with it."""
+        self._begun: dict[str, int] = {}
+        """The client's open transactions, relayed or held, and how many frames each
+        holds; those a lost connection held are gone with it."""
         self._awaiting: dict[str, Frame] = {}
         """Relayed frames whose receipt the broker has not sent yet, by receipt id."""
         self._paused = False
@@ -174,7 +178,8 @@ class ClientRelay:
             return
         _remember(self._stale_acks, self._unacked)
         _remember(self._stale_transactions, dict.fromkeys(self._transactions))
-        self._begun.difference_update(self._transactions)
+        for tx_id in self._transactions:
+            self._begun.pop(tx_id, None)
         self._unacked.clear()
         self._transactions.clear()
         self._send_again()
@@ -277,6 +282,8 @@ class ClientRelay:
         else:
             self._count(command, frame)
         transaction = frame.get("transaction")
+        if transaction is not None and command in _IN_TRANSACTION:
+            self._count_in_transaction(transaction)
         if transaction is not None and transaction in self._stale_transactions:
             raise RelayUnavailable(
                 "transaction lost",
@@ -324,14 +331,27 @@ class ClientRelay:
             tx_id = frame.get("transaction") or ""
             begun = self._begun
             if command != "BEGIN":
-                begun.discard(tx_id)
+                begun.pop(tx_id, None)
             elif tx_id not in begun:
                 if len(begun) >= self.max_transactions:
                     raise RelayUnavailable(
                         f"max_transactions limit of {self.max_transactions} exceeded",
                         "commit or abort a transaction before beginning another",
                     )
-                begun.add(tx_id)
+                begun[tx_id] = 0
+
+    def _count_in_transaction(self, tx_id: str) -> None:
+        """One more frame in transaction ``tx_id``, within :attr:`max_transaction_frames`
+        (the broker holds them until COMMIT)."""
+        held = self._begun.get(tx_id)
+        if held is None:
+            return  # not open: the broker answers that
+        if held >= self.max_transaction_frames:
+            raise RelayUnavailable(
+                f"max_transaction_frames limit of {self.max_transaction_frames} exceeded",
+                f"transaction {tx_id!r} holds {held} frames; commit it, or send fewer",
+            )
+        self._begun[tx_id] = held + 1
 
     def _count_reply_queue(self, reply_to: str | None) -> None:
         """Refuse a ``reply-to`` that would make one temporary queue more than
