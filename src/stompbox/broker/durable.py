@@ -102,7 +102,7 @@ class DurableSubscriptions:
     at most ``max_durable_subscriptions`` of them, and a client makes a new one only
     while its user owns fewer than ``max_durable_subscriptions_per_user``."""
 
-    __slots__ = ("_closed", "_config", "_index", "_owned", "_prefix", "bindings", "queues")
+    __slots__ = ("_closed", "_config", "_index", "_prefix", "bindings", "queues")
 
     def __init__(self, config: BrokerConfig, closed: set[str]) -> None:
         self._config = config
@@ -113,8 +113,6 @@ class DurableSubscriptions:
         self.queues: dict[str, DurableBinding] = {}
         """Backing queue name -> its binding."""
         self._index: TopicIndex[DurableBinding] = TopicIndex(config.separator)
-        self._owned: dict[str, int] = {}
-        """User -> how many bindings they own."""
         self._prefix = next(
             (p for p, kind in config.prefixes.items() if kind is DestinationKind.QUEUE), None
         )
@@ -148,7 +146,6 @@ class DurableSubscriptions:
                 )
             queue = f"{self._prefix}{DURABLE_ROOT}{secrets.token_hex(16)}"
         binding = DurableBinding(key, destination, prefix, queue)
-        self._owned[key[0]] = self._owned.get(key[0], 0) + 1
         self.bindings[key] = binding
         self.queues[queue] = binding
         self._closed.add(queue)
@@ -162,10 +159,12 @@ class DurableSubscriptions:
         past its user's limit. (A restart restores every stored binding with :meth:`add`,
         whatever the limit is now.)"""
         limit = self._config.max_durable_subscriptions_per_user
-        if self._owned.get(key[0], 0) >= limit:
+        user = key[0]
+        # counted when one is made (rare, and at most max_durable_subscriptions to count)
+        if sum(1 for owner, _, _ in self.bindings if owner == user) >= limit:
             raise BrokerError(
                 f"max_durable_subscriptions_per_user limit of {limit} exceeded",
-                f"{'user ' + repr(key[0]) if key[0] else 'anonymous clients'} already own "
+                f"{'user ' + repr(user) if user else 'anonymous clients'} already own "
                 f"{limit} durable subscriptions; remove one (UNSUBSCRIBE with durable:true "
                 "or activemq.subscriptionName) first",
             )
@@ -203,13 +202,7 @@ class DurableSubscriptions:
         return None
 
     def remove(self, binding: DurableBinding) -> None:
-        if self.bindings.pop(binding.key, None) is not None:
-            user = binding.key[0]
-            owned = self._owned[user] - 1
-            if owned:
-                self._owned[user] = owned
-            else:
-                del self._owned[user]
+        self.bindings.pop(binding.key, None)
         self.queues.pop(binding.queue, None)
         self._closed.discard(binding.queue)
         self._index.remove(binding.destination, binding.prefix, binding)
