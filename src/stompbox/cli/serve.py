@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from typing import TYPE_CHECKING, Any
 
 from stompbox.broker.config import SlowConsumerPolicy
 from stompbox.broker.store import StoreError
 from stompbox.security.config import SecurityConfig
-from stompbox.server.config import ConfigError, ServerConfig
+from stompbox.server.config import ConfigError, ServerConfig, read_toml
 from stompbox.server.gate import Gatekeeper
 
 from .logs import configure_logging
@@ -42,9 +41,11 @@ def _serve(args: argparse.Namespace) -> int:
             overrides[name] = getattr(args, name)
     if args.allow_origin:
         overrides["allowed_origins"] = args.allow_origin
+    named: dict[str, Any] = {}  # the file's tables, as written
     try:
         if args.config is not None:
-            config = ServerConfig.from_toml(args.config, **overrides)
+            named = read_toml(args.config)
+            config = ServerConfig.from_dict(named, source=str(args.config), **overrides)
         else:
             config = ServerConfig.from_dict({}, **overrides)
         if args.separator is not None:
@@ -91,7 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"stompbox serve: {exc}", file=sys.stderr)
             return 1
         try:
-            _settle_app(app, config, args, overrides)
+            _settle_app(app, config, named, args, overrides)
             if relay is None and config.relay is not None:  # the file's [relay] alone
                 from stompbox.relay import RelaySettings, RelaySettingsError
 
@@ -124,17 +125,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _settle_app(
-    app: StompApp, config: ServerConfig, args: argparse.Namespace, overrides: dict[str, Any]
+    app: StompApp,
+    config: ServerConfig,
+    named: dict[str, Any],
+    args: argparse.Namespace,
+    overrides: dict[str, Any],
 ) -> None:
     """Give ``app`` what the operator said: where to listen, and every section the config
-    file names (``[server]``, ``[limits]``, ``[connect_limits]``, the security), the flags
-    over them. Nothing is dropped unsaid: what cannot apply (the broker, which the app
-    built on import, or security set both in the file and in the app's code) is a
-    ConfigError that names it."""
-    named: dict[str, Any] = {}
-    if args.config is not None:
-        with open(args.config, "rb") as file:  # read and checked once already
-            named = tomllib.load(file)
+    file names (``named``: ``[server]``, ``[limits]``, ``[connect_limits]``, the
+    security), the flags over them. Nothing is dropped unsaid: what cannot apply (the
+    broker, which the app built on import, or security set both in the file and in the
+    app's code) is a ConfigError that names it."""
     if "broker" in named or args.separator is not None or args.slow_consumer_policy is not None:
         raise ConfigError(
             "the app built its broker on import: set [broker] keys, --separator and "

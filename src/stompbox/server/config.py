@@ -120,14 +120,7 @@ class ServerConfig:
         """Load a TOML file with sections ``[server]``, ``[limits]``, ``[broker]``,
         ``[security]``, ``[users]`` and ``[[acl]]`` (see ``docs/configuration.md`` and
         ``docs/security.md``); ``overrides`` win over the file."""
-        try:
-            with open(path, "rb") as file:
-                data = tomllib.load(file)
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-        return cls.from_dict(data, source=str(path), **overrides)
+        return cls.from_dict(read_toml(path), source=str(path), **overrides)
 
     @classmethod
     def from_dict(
@@ -216,6 +209,18 @@ class ServerConfig:
                 "tcp = false, and neither TLS (tls_cert, tls_port) nor WebSocket (ws_port) "
                 "listens: no client could connect"
             )
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A config file's tables as written, before any is checked; a file that cannot be
+    read or is not TOML is a :class:`ConfigError` that says which and why."""
+    try:
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
