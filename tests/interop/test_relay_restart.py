@@ -17,7 +17,6 @@ from stompbox.app import StompApp, TestClient
 from stompbox.broker import BrokerConfig
 from stompbox.net import parse_url
 from stompbox.relay import RelaySettings
-from stompbox.relay.session import MAX_REPLY_QUEUES
 from stompbox.server import ServerConfig
 
 from ..server.helpers import stomp_client
@@ -290,13 +289,13 @@ def test_an_app_handler_answers_client_request_through_the_relay(relayed: str) -
 
 def test_the_temporary_queues_a_client_names_are_bounded(relayed: str) -> None:
     """Each /temp-queue/ a client names in reply-to is a queue on the broker: one more
-    than MAX_REPLY_QUEUES is refused, as the embedded broker refuses it."""
+    than max_temp_queues_per_session is refused, as the embedded broker refuses it."""
 
     async def main() -> None:
         app = StompApp(relay=relayed)
         service = f"/queue/service-{uuid.uuid4().hex[:8]}"
         async with TestClient(app) as client:
-            for n in range(MAX_REPLY_QUEUES):
+            for n in range(BrokerConfig().max_temp_queues_per_session):
                 await client.send(service, "x", headers={"reply-to": f"/temp-queue/r{n}"})
             await client.send(service, "x", headers={"reply-to": "/temp-queue/r0"}, receipt=True)
             with pytest.raises(stompbox.BrokerErrorFrame, match="limit of 100 exceeded"):

@@ -123,6 +123,7 @@ class Relaying:
             max_subscriptions=config.max_subscriptions,
             max_transactions=config.max_transactions,
             max_transaction_frames=config.max_transaction_frames,
+            max_temp_queues=config.max_temp_queues_per_session,
         )
 
     def client(self, session: ServerSession) -> ClientRelay | None:

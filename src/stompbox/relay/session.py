@@ -44,9 +44,6 @@ SPREAD = 1.0
 _HOLDS_IN_ERROR_MODE = frozenset({"SUBSCRIBE", "UNSUBSCRIBE"})
 TEMP_QUEUE = "/temp-queue/"
 _IN_TRANSACTION = frozenset({"SEND", "ACK", "NACK"})
-MAX_REPLY_QUEUES = 100
-"""Distinct ``/temp-queue/`` names one client may give as ``reply-to`` (each is a queue on
-the broker): the embedded broker's ``max_temp_queues_per_session`` default."""
 
 
 @dataclass(slots=True)
@@ -84,6 +81,7 @@ class ClientRelay:
         max_subscriptions: int = 1_024,
         max_transactions: int = 16,
         max_transaction_frames: int = 10_000,
+        max_temp_queues: int = 100,
     ) -> None:
         self.system = system
         self.max_subscriptions = max_subscriptions
@@ -93,6 +91,9 @@ class ClientRelay:
         """Transactions this client may hold open on the broker, which buffers them."""
         self.max_transaction_frames = max_transaction_frames
         """Frames one of them may hold."""
+        self.max_temp_queues = max_temp_queues
+        """Distinct ``/temp-queue/`` names this client may give as ``reply-to`` (each is
+        a queue on the broker)."""
         self.settings = system.settings
         self.peer = peer
         self.version = version
@@ -355,14 +356,14 @@ class ClientRelay:
 
     def _count_reply_queue(self, reply_to: str | None) -> None:
         """Refuse a ``reply-to`` that would make one temporary queue more than
-        :data:`MAX_REPLY_QUEUES` on the broker for this client."""
+        :attr:`max_temp_queues` on the broker for this client."""
         if reply_to is None or not reply_to.startswith(TEMP_QUEUE):
             return
         names = self._reply_queues
         if reply_to not in names:
-            if len(names) >= MAX_REPLY_QUEUES:
+            if len(names) >= self.max_temp_queues:
                 raise RelayUnavailable(
-                    f"max_temp_queues_per_session limit of {MAX_REPLY_QUEUES} exceeded",
+                    f"max_temp_queues_per_session limit of {self.max_temp_queues} exceeded",
                     f"this connection has named {len(names)} temporary queues in reply-to "
                     "already; reuse one (replies are told apart by correlation-id)",
                 )
