@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Coroutine
@@ -38,3 +39,8 @@ def run(coro: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
 def stompbox(*args: str) -> list[str]:
     """The command line of the real ``stompbox`` executable, for subprocess tests."""
     return [sys.executable, "-m", "stompbox.cli", *args]
+
+
+def run_stompbox(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run ``stompbox ARGS`` to its end; its exit status and output, as text."""
+    return subprocess.run(stompbox(*args), capture_output=True, text=True, timeout=timeout)

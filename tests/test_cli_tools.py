@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .support import free_port, stompbox, wait_for_port
+from .support import free_port, run_stompbox, stompbox, wait_for_port
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +187,7 @@ def test_bench_refuses_tls_urls() -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(stompbox(*args), capture_output=True, text=True, timeout=20)
+    return run_stompbox(*args, timeout=20)
 
 
 def test_subscribe_count_takes_only_what_it_prints(broker_url: str) -> None:

@@ -6,16 +6,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ..support import stompbox
+from ..support import run_stompbox
 
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        stompbox("serve", "--port", "0", "--ws-port", "0", *args),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return run_stompbox("serve", "--port", "0", "--ws-port", "0", *args)
 
 
 def test_a_bad_relay_url_is_named() -> None:

@@ -4,10 +4,9 @@ rather than a server that quietly runs without them."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from ..support import stompbox
+from ..support import run_stompbox
 from .helpers import RawClient
 from .serve_process import ServeProcess
 from .test_security import users_toml
@@ -55,20 +54,10 @@ def test_a_broker_section_is_refused_not_ignored(tmp_path: Path) -> None:
     config = tmp_path / "stompbox.toml"
     config.write_text(f'[broker]\nstore = "{tmp_path / "messages.db"}"\n')
     app = app_file(tmp_path, PLAIN_APP)
-    done = subprocess.run(
-        stompbox("serve", "--app", app, "--config", str(config), "--port", "0"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_stompbox("serve", "--app", app, "--config", str(config), "--port", "0")
     assert done.returncode == 2
     assert "[broker]" in done.stderr and "StompApp(config=" in done.stderr
-    done = subprocess.run(
-        stompbox("serve", "--app", app, "--slow-consumer-policy", "drop", "--port", "0"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_stompbox("serve", "--app", app, "--slow-consumer-policy", "drop", "--port", "0")
     assert done.returncode == 2
     assert "--slow-consumer-policy" in done.stderr
 
@@ -76,12 +65,7 @@ def test_a_broker_section_is_refused_not_ignored(tmp_path: Path) -> None:
 def test_security_in_both_the_file_and_the_apps_code_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "stompbox.toml"
     config.write_text(users_toml("alice"))
-    done = subprocess.run(
-        stompbox("serve", "--app", app_file(tmp_path, GUARDED_APP), "--config", str(config)),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_stompbox("serve", "--app", app_file(tmp_path, GUARDED_APP), "--config", str(config))
     assert done.returncode == 2
     assert "keep it in one place" in done.stderr
     assert str(config) in done.stderr
